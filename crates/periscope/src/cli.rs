@@ -1,0 +1,140 @@
+//! The command line: every command says what it does and shows an example.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::run::Mode;
+
+/// Periscope watches logs, commands and services, and tells people what happened.
+#[derive(Debug, Parser)]
+#[command(name = "periscope", version, about, long_about = None, after_help = "Examples:\n  periscope demo                      # see it work, nothing to set up\n  periscope check-config              # validate ./periscope.toml\n  periscope run --mode report         # check everything once, e-mail the summary\n  periscope serve                     # run monitors on their schedules")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Main config file.
+    #[arg(
+        long,
+        short = 'c',
+        global = true,
+        default_value = "periscope.toml",
+        value_name = "PATH"
+    )]
+    pub config: PathBuf,
+    /// Environment overlay to merge: `--env test` loads `periscope.test.toml` beside the config.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub env: Option<String>,
+    /// Where to keep state such as log offsets (overrides `[periscope].state_dir`).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Log level filter, e.g. `info`, `debug`, `sensors=debug` (or set RUST_LOG).
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log_level: Option<String>,
+}
+
+/// How Periscope's own log lines look.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run as a daemon: each monitor on its interval or cron schedule, snapshots kept current.
+    ///
+    /// Stops cleanly on SIGTERM or Ctrl-C: checks in flight finish (up to their timeouts), the
+    /// snapshot and monitor state are written, then it exits.
+    #[command(after_help = "Example:\n  periscope serve --config /etc/periscope/periscope.toml")]
+    Serve,
+
+    /// Check every enabled monitor once, write the snapshot, and act as the mode says.
+    ///
+    /// Exits like a monitoring plugin with the worst outcome (0 OK, 1 WARNING, 2 CRITICAL,
+    /// 3 UNKNOWN), so cron, a systemd timer or Task Scheduler can act on it.
+    #[command(
+        after_help = "Examples:\n  periscope run --mode silent        # every 15 minutes\n  periscope run --mode report        # hourly, 05:30-19:30\n  periscope run --mode end-of-day    # at 23:55\n  periscope run --mode alerts        # every 5 minutes"
+    )]
+    Run {
+        /// What to do besides checking and writing the snapshot.
+        #[arg(long, value_enum, default_value_t = Mode::Silent)]
+        mode: Mode,
+        /// Do not print the summary to stdout.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
+
+    /// Validate the configuration and list every problem with file, line and key.
+    #[command(after_help = "Example:\n  periscope check-config --config periscope.toml --env test")]
+    CheckConfig,
+
+    /// Work with single monitors.
+    #[command(subcommand)]
+    Monitor(MonitorCommand),
+
+    /// Generate realistic logs in a temporary folder, monitor them, and show the results.
+    ///
+    /// Needs no config and nothing installed. Shows the summary report, the snapshot and CSV
+    /// files, and what to try next.
+    #[command(after_help = "Example:\n  periscope demo\n  periscope demo --dir ./periscope-demo")]
+    Demo {
+        /// Folder to create the demo in (default: a new folder under the system temp dir).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+
+    /// Parse Nagios plugin output (from FILE or stdin) and print summary, long text and
+    /// perfdata as JSON; exits 1 if any perfdata item is malformed.
+    #[command(
+        after_help = "Example:\n  /usr/lib/nagios/plugins/check_load -w 5,4,3 -c 10,8,6 | periscope check-perfdata"
+    )]
+    CheckPerfdata {
+        /// File with plugin output; stdin when absent.
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MonitorCommand {
+    /// Run one monitor now and print its outcome, facts and errors.
+    ///
+    /// Does not move the monitor's state on (log offsets stay where they were) unless
+    /// `--commit` is given, so trying a monitor never steals lines from the scheduled runs.
+    #[command(
+        after_help = "Example:\n  periscope monitor run payments-log\n  periscope monitor run payments-log --format json"
+    )]
+    Run {
+        /// The monitor's name, as in `[monitor.NAME]`.
+        name: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+        /// Save the monitor's new state (e.g. log offsets) afterwards.
+        #[arg(long)]
+        commit: bool,
+    },
+    /// List the configured monitors with kind, schedule and whether they are enabled.
+    #[command(after_help = "Example:\n  periscope monitor list --env test")]
+    List,
+}
+
+/// Output format for single-monitor results.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum OutputFormat {
+    /// Readable text.
+    Text,
+    /// The full result as JSON.
+    Json,
+}

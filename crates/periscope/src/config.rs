@@ -1,0 +1,840 @@
+//! Loading the configuration: read -> parse -> merge -> strict deserialize -> validate -> build.
+//!
+//! Every file is parsed, every section and monitor is checked, and every problem is returned at
+//! once with its file, line and key, so one edit-run cycle fixes them all. Startup is a load
+//! from empty: there is no other way to get a [`Config`].
+
+mod errors;
+mod locate;
+mod merge;
+mod schema;
+mod sources;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::SignedDuration;
+use jiff::tz::TimeZone;
+use serde::de::DeserializeOwned;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+
+pub use errors::{ConfigError, ConfigErrors};
+pub use schema::{SnapshotFormat, SnapshotNaming};
+
+use crate::schedule::Schedule;
+use crate::wire::{self, SettingsError};
+use errors::suggest_field;
+use schema::{
+    AlertsSection, COMMON_MONITOR_KEYS, EmailSection, GeneralSection, MonitorCommon, OutputSection,
+    SECTIONS,
+};
+use sources::Sources;
+
+/// Named defaults (see `config/periscope.toml`).
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+/// Default per-monitor timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A loaded, validated configuration with its monitors built.
+pub struct Config {
+    /// The main config file.
+    pub path: PathBuf,
+    /// Environment name (`production` unless `--env` chose an overlay).
+    pub environment: String,
+    /// Where state (log offsets...) is kept.
+    pub state_dir: PathBuf,
+    /// Time zone for report times and cron.
+    pub timezone: TimeZone,
+    /// Host name for reports.
+    pub host: String,
+    /// Output locations.
+    pub output: Output,
+    /// SMTP settings, when `[email]` is configured.
+    pub email: Option<report::SmtpSettings>,
+    /// Recipients for `--mode alerts`.
+    pub alert_recipients: Vec<String>,
+    /// Every monitor, enabled or not, in name order.
+    pub monitors: Vec<MonitorEntry>,
+}
+
+/// Where a run's outputs go.
+#[derive(Clone, Debug)]
+pub struct Output {
+    /// Snapshot and summary directory.
+    pub dir: PathBuf,
+    /// Snapshot naming.
+    pub naming: SnapshotNaming,
+    /// Snapshot formats.
+    pub formats: Vec<SnapshotFormat>,
+    /// Path of the summary file.
+    pub summary_file: PathBuf,
+    /// End-of-day CSV directory.
+    pub csv_dir: PathBuf,
+}
+
+/// One configured monitor.
+pub struct MonitorEntry {
+    /// Unique name.
+    pub name: String,
+    /// Kind (`log`, `command`, `http`).
+    pub kind: String,
+    /// False when the config disabled it.
+    pub enabled: bool,
+    /// Description for reports.
+    pub description: String,
+    /// When `serve` runs it.
+    pub schedule: Schedule,
+    /// How long one check may take.
+    pub timeout: Duration,
+    /// The built monitor.
+    pub monitor: Arc<dyn model::Monitor>,
+}
+
+impl Config {
+    /// The enabled monitors.
+    pub fn enabled(&self) -> impl Iterator<Item = &MonitorEntry> {
+        self.monitors.iter().filter(|m| m.enabled)
+    }
+
+    /// The monitor called `name`, enabled or not.
+    pub fn monitor(&self, name: &str) -> Option<&MonitorEntry> {
+        self.monitors.iter().find(|m| m.name == name)
+    }
+}
+
+/// What the command line says about where the config is.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    /// Main config file.
+    pub path: PathBuf,
+    /// Environment overlay to merge (`periscope.<env>.toml` beside the main file).
+    pub env: Option<String>,
+    /// Overrides `[periscope].state_dir`.
+    pub state_dir: Option<PathBuf>,
+}
+
+/// Loads and validates the configuration, reporting every problem at once.
+pub fn load(opts: &LoadOptions) -> Result<Config, ConfigErrors> {
+    let mut sources = Sources::default();
+    let main = sources
+        .read(&opts.path)
+        .map_err(|e| ConfigErrors(vec![e]))?;
+    let base_dir = opts
+        .path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+
+    let mut errors = Vec::new();
+    // Which files to read depends on the main file; read them all before parsing for real so
+    // every parsed table can borrow from the finished set of sources.
+    let includes = include_patterns(&sources.file(main).text);
+    let overlay = match &opts.env {
+        Some(env) => match read_overlay(&mut sources, &opts.path, env) {
+            Ok(i) => Some(i),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        },
+        None => None,
+    };
+    let included = read_includes(&mut sources, &base_dir, &includes, &mut errors);
+
+    let (root, parse_errors) = sources.parse(main);
+    errors.extend(parse_errors);
+    let root_span = root.span();
+    let mut root = root.into_inner();
+    let mut monitor_origin = monitor_names(&root);
+
+    for index in included {
+        let (table, parse_errors) = sources.parse(index);
+        errors.extend(parse_errors);
+        merge_include(
+            &sources,
+            &mut root,
+            table.into_inner(),
+            &mut monitor_origin,
+            &mut errors,
+        );
+    }
+    if let Some(index) = overlay {
+        let (table, parse_errors) = sources.parse(index);
+        errors.extend(parse_errors);
+        let table = table.into_inner();
+        if let Some(inc) = table
+            .get("periscope")
+            .and_then(|p| p.get_ref().as_table())
+            .and_then(|p| p.get("include"))
+        {
+            errors.push(
+                ConfigError::at(
+                    &sources,
+                    Some(inc.span().start),
+                    "periscope.include",
+                    "an environment overlay cannot add includes",
+                )
+                .hint(
+                    "list include files in the main config; the overlay can disable their monitors",
+                ),
+            );
+        }
+        merge::merge_tables(&mut root, table);
+    }
+
+    let root = Spanned::new(root_span, DeValue::Table(root));
+    let built = build(&sources, &root, opts, &base_dir, &mut errors);
+    if errors.is_empty()
+        && let Some(config) = built
+    {
+        return Ok(config);
+    }
+    errors.sort_by(|a, b| (&a.file, a.position).cmp(&(&b.file, b.position)));
+    errors.dedup();
+    Err(ConfigErrors(errors))
+}
+
+/// `[periscope].include` of the main file, read leniently (the strict pass reports its problems).
+fn include_patterns(text: &str) -> Vec<String> {
+    let (table, _) = DeTable::parse_recoverable(text);
+    let table = table.into_inner();
+    let Some(DeValue::Table(general)) = table.get("periscope").map(|v| v.get_ref()) else {
+        return Vec::new();
+    };
+    let Some(DeValue::Array(items)) = general.get("include").map(|v| v.get_ref()) else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|v| v.get_ref().as_str().map(str::to_string))
+        .collect()
+}
+
+fn read_overlay(sources: &mut Sources, main: &Path, env: &str) -> Result<usize, ConfigError> {
+    let stem = main
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("periscope");
+    let path = main.with_file_name(format!("{stem}.{env}.toml"));
+    if !path.exists() {
+        return Err(ConfigError::file(
+            &path,
+            format!("--env {env} needs this overlay file, and it does not exist"),
+        )
+        .hint(format!(
+            "create {} with the settings that differ in {env} (it may be nearly empty)",
+            path.display()
+        )));
+    }
+    sources.read(&path)
+}
+
+fn read_includes(
+    sources: &mut Sources,
+    base: &Path,
+    patterns: &[String],
+    errors: &mut Vec<ConfigError>,
+) -> Vec<usize> {
+    let mut indices = Vec::new();
+    for pattern in patterns {
+        let full = base.join(pattern);
+        let is_glob = pattern.contains(['*', '?', '[']);
+        let paths: Vec<PathBuf> = if is_glob {
+            match glob::glob(&full.to_string_lossy()) {
+                Ok(paths) => {
+                    let mut found: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
+                    found.sort();
+                    if found.is_empty() {
+                        tracing::warn!(pattern = %full.display(), "include pattern matches no file");
+                    }
+                    found
+                }
+                Err(e) => {
+                    errors.push(ConfigError::file(
+                        &full,
+                        format!("periscope.include: bad glob pattern: {e}"),
+                    ));
+                    continue;
+                }
+            }
+        } else if full.exists() {
+            vec![full]
+        } else {
+            errors.push(
+                ConfigError::file(&full, "periscope.include: included file does not exist")
+                    .hint("fix the path, or use a glob such as `monitors/*.toml` to allow none"),
+            );
+            continue;
+        };
+        for path in paths {
+            match sources.read(&path) {
+                Ok(i) => indices.push(i),
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+    indices
+}
+
+fn monitor_names(root: &DeTable<'_>) -> Vec<(String, usize)> {
+    match root.get("monitor").map(|v| v.get_ref()) {
+        Some(DeValue::Table(t)) => t
+            .iter()
+            .map(|(k, _)| (k.get_ref().to_string(), k.span().start))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Adds an included file's monitors to the root, refusing anything else and duplicate names.
+fn merge_include<'i>(
+    sources: &Sources,
+    root: &mut DeTable<'i>,
+    table: DeTable<'i>,
+    origin: &mut Vec<(String, usize)>,
+    errors: &mut Vec<ConfigError>,
+) {
+    for (key, value) in table {
+        if key.get_ref() != "monitor" {
+            errors.push(
+                ConfigError::at(
+                    sources,
+                    Some(key.span().start),
+                    key.get_ref().to_string(),
+                    "included files may only hold [monitor.*] tables",
+                )
+                .hint("move this section to the main config file"),
+            );
+            continue;
+        }
+        let DeValue::Table(monitors) = value.into_inner() else {
+            errors.push(ConfigError::at(
+                sources,
+                Some(key.span().start),
+                "monitor",
+                "`monitor` must be a table of monitors",
+            ));
+            continue;
+        };
+        let target = root
+            .entry(Spanned::new(
+                key.span(),
+                std::borrow::Cow::Borrowed("monitor"),
+            ))
+            .or_insert_with(|| merge::table_value(key.span(), DeTable::new()));
+        let DeValue::Table(target) = target.get_mut() else {
+            continue;
+        };
+        for (name, monitor) in monitors {
+            if let Some((_, first)) = origin.iter().find(|(n, _)| n == name.get_ref().as_ref()) {
+                let first_at = sources
+                    .locate(*first)
+                    .map(|(f, l, _)| format!("{}:{l}", f.path.display()))
+                    .unwrap_or_default();
+                errors.push(
+                    ConfigError::at(
+                        sources,
+                        Some(name.span().start),
+                        format!("monitor.{}", name.get_ref()),
+                        "duplicate monitor name",
+                    )
+                    .hint(format!(
+                        "first defined at {first_at}; monitor names must be unique across all files"
+                    )),
+                );
+                continue;
+            }
+            origin.push((name.get_ref().to_string(), name.span().start));
+            target.insert(name, monitor);
+        }
+    }
+}
+
+/// Strictly deserializes one section, turning a failure into a located error.
+fn section<T: DeserializeOwned>(
+    sources: &Sources,
+    root: &Spanned<DeValue<'_>>,
+    key: &str,
+    value: &Spanned<DeValue<'_>>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<T> {
+    match T::deserialize(ValueDeserializer::from(value.clone())) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            errors.push(serde_error(sources, root, key, value, &e));
+            None
+        }
+    }
+}
+
+fn serde_error(
+    sources: &Sources,
+    root: &Spanned<DeValue<'_>>,
+    key: &str,
+    value: &Spanned<DeValue<'_>>,
+    e: &toml::de::Error,
+) -> ConfigError {
+    let at = e.span().unwrap_or_else(|| value.span()).start;
+    let path = match root.get_ref() {
+        DeValue::Table(t) => locate::path_at(t, at),
+        _ => String::new(),
+    };
+    let path = if path.starts_with(key) {
+        path
+    } else {
+        key.to_string()
+    };
+    let mut err = ConfigError::at(sources, Some(at), path, e.message().to_string());
+    if let Some(h) = suggest_field(e.message()) {
+        err = err.hint(h);
+    }
+    err
+}
+
+fn build(
+    sources: &Sources,
+    root: &Spanned<DeValue<'_>>,
+    opts: &LoadOptions,
+    base_dir: &Path,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Config> {
+    let DeValue::Table(table) = root.get_ref() else {
+        return None;
+    };
+    for (key, _) in table.iter() {
+        if !SECTIONS.contains(&key.get_ref().as_ref()) {
+            let near = SECTIONS
+                .iter()
+                .min_by_key(|s| errors::edit_distance(key.get_ref(), s))
+                .expect("SECTIONS is not empty");
+            errors.push(
+                ConfigError::at(
+                    sources,
+                    Some(key.span().start),
+                    key.get_ref().to_string(),
+                    "unknown section",
+                )
+                .hint(format!(
+                    "known sections: {}; did you mean `{near}`?",
+                    SECTIONS.join(", ")
+                )),
+            );
+        }
+    }
+    let get = |k: &str| table.get(k);
+    let general: GeneralSection = get("periscope")
+        .and_then(|v| section(sources, root, "periscope", v, errors))
+        .unwrap_or_default();
+    let output_section: OutputSection = get("output")
+        .and_then(|v| section(sources, root, "output", v, errors))
+        .unwrap_or_default();
+    let email_section: Option<EmailSection> =
+        get("email").and_then(|v| section(sources, root, "email", v, errors));
+    let alerts_section: AlertsSection = get("alerts")
+        .and_then(|v| section(sources, root, "alerts", v, errors))
+        .unwrap_or_default();
+
+    let at_key = |path: &str| Some(locate::span_of_path(root, path).start);
+    let timezone = match &general.timezone {
+        Some(name) => TimeZone::get(name).unwrap_or_else(|e| {
+            errors.push(
+                ConfigError::at(
+                    sources,
+                    at_key("periscope.timezone"),
+                    "periscope.timezone",
+                    format!("unknown time zone `{name}`: {e}"),
+                )
+                .hint("use an IANA name such as `Europe/London` or `UTC`"),
+            );
+            TimeZone::UTC
+        }),
+        None => TimeZone::system(),
+    };
+    let default_interval = positive(
+        sources,
+        errors,
+        general.default_interval,
+        DEFAULT_INTERVAL,
+        "periscope.default_interval",
+        at_key("periscope.default_interval"),
+    );
+    let default_timeout = positive(
+        sources,
+        errors,
+        general.default_timeout,
+        DEFAULT_TIMEOUT,
+        "periscope.default_timeout",
+        at_key("periscope.default_timeout"),
+    );
+
+    let output = output_paths(output_section, base_dir);
+    let email = email_section.and_then(|e| email_settings(sources, root, e, base_dir, errors));
+    let alert_recipients = alerts_section
+        .to
+        .or_else(|| email.as_ref().map(|e| e.to.clone()))
+        .unwrap_or_default();
+
+    let mut monitors = Vec::new();
+    if let Some(value) = get("monitor") {
+        match value.get_ref() {
+            DeValue::Table(list) => {
+                for (name, value) in list.iter() {
+                    let ctx = MonitorDefaults {
+                        timezone: &timezone,
+                        interval: default_interval,
+                        timeout: default_timeout,
+                        base_dir,
+                    };
+                    if let Some(m) = monitor(sources, root, name, value, &ctx, errors) {
+                        monitors.push(m);
+                    }
+                }
+            }
+            _ => errors.push(ConfigError::at(
+                sources,
+                Some(value.span().start),
+                "monitor",
+                "`monitor` must be a table: write [monitor.NAME] sections",
+            )),
+        }
+    }
+
+    let state_dir = opts.state_dir.clone().unwrap_or_else(|| {
+        base_dir.join(general.state_dir.unwrap_or_else(|| PathBuf::from("state")))
+    });
+    Some(Config {
+        path: opts.path.clone(),
+        environment: opts.env.clone().unwrap_or_else(|| "production".to_string()),
+        state_dir,
+        timezone,
+        host: general.host.unwrap_or_else(local_host_name),
+        output,
+        email,
+        alert_recipients,
+        monitors,
+    })
+}
+
+fn positive(
+    sources: &Sources,
+    errors: &mut Vec<ConfigError>,
+    value: Option<SignedDuration>,
+    default: Duration,
+    key: &str,
+    at: Option<usize>,
+) -> Duration {
+    match value {
+        None => default,
+        Some(d) => match Duration::try_from(d) {
+            Ok(d) if !d.is_zero() => d,
+            _ => {
+                errors.push(
+                    ConfigError::at(
+                        sources,
+                        at,
+                        key,
+                        format!("must be a positive duration, got `{d:#}`"),
+                    )
+                    .hint("e.g. `30s`, `5m`, `1h`"),
+                );
+                default
+            }
+        },
+    }
+}
+
+fn output_paths(s: OutputSection, base_dir: &Path) -> Output {
+    let dir = base_dir.join(s.dir.unwrap_or_else(|| PathBuf::from("output")));
+    Output {
+        summary_file: dir.join(s.summary_file.unwrap_or_else(|| "summary.txt".to_string())),
+        csv_dir: s
+            .csv_dir
+            .map_or_else(|| dir.join("csv"), |d| base_dir.join(d)),
+        naming: s.snapshot.unwrap_or(SnapshotNaming::Daily),
+        formats: s
+            .formats
+            .unwrap_or_else(|| vec![SnapshotFormat::Xml, SnapshotFormat::Json]),
+        dir,
+    }
+}
+
+fn email_settings(
+    sources: &Sources,
+    root: &Spanned<DeValue<'_>>,
+    e: EmailSection,
+    base_dir: &Path,
+    errors: &mut Vec<ConfigError>,
+) -> Option<report::SmtpSettings> {
+    let at = |k: &str| Some(locate::span_of_path(root, &format!("email.{k}")).start);
+    let password = match (&e.password_env, &e.password_file) {
+        (Some(_), Some(_)) => {
+            errors.push(ConfigError::at(
+                sources,
+                at("password_file"),
+                "email.password_file",
+                "set either password_env or password_file, not both",
+            ));
+            None
+        }
+        (Some(var), None) => match std::env::var(var) {
+            Ok(p) => Some(p),
+            Err(_) => {
+                errors.push(
+                    ConfigError::at(
+                        sources,
+                        at("password_env"),
+                        "email.password_env",
+                        format!("environment variable `{var}` is not set"),
+                    )
+                    .hint(format!(
+                        "export {var}=... before starting Periscope, or use password_file"
+                    )),
+                );
+                None
+            }
+        },
+        (None, Some(file)) => match std::fs::read_to_string(base_dir.join(file)) {
+            Ok(p) => Some(p.lines().next().unwrap_or("").to_string()),
+            Err(err) => {
+                errors.push(ConfigError::at(
+                    sources,
+                    at("password_file"),
+                    "email.password_file",
+                    format!("cannot read {}: {err}", file.display()),
+                ));
+                None
+            }
+        },
+        (None, None) => None,
+    };
+    if password.is_some() && e.username.is_none() {
+        errors.push(
+            ConfigError::at(
+                sources,
+                at("username"),
+                "email",
+                "a password is configured but no username",
+            )
+            .hint("add `username = \"...\"`"),
+        );
+    }
+    if e.to.is_empty() {
+        errors.push(
+            ConfigError::at(sources, at("to"), "email.to", "no recipients")
+                .hint("e.g. to = [\"ops@example.com\"]"),
+        );
+    }
+    let security = e.security.unwrap_or(schema::Security::Starttls);
+    let (security, default_port) = match security {
+        schema::Security::Plain => (report::SmtpSecurity::Plain, 25),
+        schema::Security::Starttls => (report::SmtpSecurity::StartTls, 587),
+        schema::Security::Tls => (report::SmtpSecurity::Tls, 465),
+    };
+    Some(report::SmtpSettings {
+        host: e.smtp_host,
+        port: e.smtp_port.unwrap_or(default_port),
+        security,
+        username: e.username,
+        password,
+        from: e.from,
+        to: e.to,
+        timeout: e
+            .timeout
+            .and_then(|d| Duration::try_from(d).ok())
+            .unwrap_or(Duration::from_secs(30)),
+    })
+}
+
+struct MonitorDefaults<'a> {
+    timezone: &'a TimeZone,
+    interval: Duration,
+    timeout: Duration,
+    base_dir: &'a Path,
+}
+
+fn monitor(
+    sources: &Sources,
+    root: &Spanned<DeValue<'_>>,
+    name: &Spanned<std::borrow::Cow<'_, str>>,
+    value: &Spanned<DeValue<'_>>,
+    defaults: &MonitorDefaults<'_>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<MonitorEntry> {
+    let key = format!("monitor.{}", name.get_ref());
+    let before = errors.len();
+    if !name
+        .get_ref()
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        || name.get_ref().is_empty()
+    {
+        errors.push(
+            ConfigError::at(
+                sources,
+                Some(name.span().start),
+                key.clone(),
+                "monitor names may use letters, digits, `-`, `_` and `.` only",
+            )
+            .hint("names become file names and metric labels"),
+        );
+    }
+    let DeValue::Table(table) = value.get_ref() else {
+        errors.push(ConfigError::at(
+            sources,
+            Some(value.span().start),
+            key,
+            "a monitor must be a table: write [monitor.NAME]",
+        ));
+        return None;
+    };
+    // Split the shared keys from the kind's own, so each side can deny unknown keys.
+    let (mut common, mut own) = (DeTable::new(), DeTable::new());
+    for (k, v) in table.iter() {
+        let side = if COMMON_MONITOR_KEYS.contains(&k.get_ref().as_ref()) {
+            &mut common
+        } else {
+            &mut own
+        };
+        side.insert(k.clone(), v.clone());
+    }
+    if !common.contains_key("kind") {
+        errors.push(
+            ConfigError::at(
+                sources,
+                Some(name.span().start),
+                format!("{key}.kind"),
+                "missing `kind`",
+            )
+            .hint("one of: log, command, http"),
+        );
+        return None;
+    }
+    let common: MonitorCommon = section(
+        sources,
+        root,
+        &key,
+        &merge::table_value(value.span(), common),
+        errors,
+    )?;
+    let at = |k: &str| Some(locate::span_of_path(value, k).start);
+
+    let timeout = positive(
+        sources,
+        errors,
+        common.timeout,
+        defaults.timeout,
+        &format!("{key}.timeout"),
+        at("timeout"),
+    );
+    let schedule_tz = match &common.timezone {
+        Some(tz) => TimeZone::get(tz).unwrap_or_else(|e| {
+            errors.push(
+                ConfigError::at(
+                    sources,
+                    at("timezone"),
+                    format!("{key}.timezone"),
+                    format!("unknown time zone `{tz}`: {e}"),
+                )
+                .hint("use an IANA name such as `Europe/London`"),
+            );
+            defaults.timezone.clone()
+        }),
+        None => defaults.timezone.clone(),
+    };
+    let schedule = match (&common.interval, &common.cron) {
+        (Some(_), Some(_)) => {
+            errors.push(ConfigError::at(
+                sources,
+                at("cron"),
+                format!("{key}.cron"),
+                "set either `interval` or `cron`, not both",
+            ));
+            None
+        }
+        (None, Some(expr)) => match Schedule::cron(expr, schedule_tz) {
+            Ok(s) => Some(s),
+            Err(why) => {
+                errors.push(ConfigError::at(sources, at("cron"), format!("{key}.cron"), format!("bad cron expression `{expr}`: {why}")).hint("five fields: minute hour day-of-month month day-of-week, e.g. `*/15 * * * *`"));
+                None
+            }
+        },
+        (interval, None) => {
+            let every = positive(
+                sources,
+                errors,
+                *interval,
+                defaults.interval,
+                &format!("{key}.interval"),
+                at("interval"),
+            );
+            Some(Schedule::every(every))
+        }
+    };
+
+    let ctx = sensors::BuildContext {
+        base_dir: defaults.base_dir.to_path_buf(),
+        timeout,
+    };
+    let own_value = merge::table_value(value.span(), own);
+    let built = match wire::build_monitor(&common.kind, name.get_ref(), own_value.clone(), &ctx) {
+        Ok(m) => Some(m),
+        Err(SettingsError::UnknownKind(known)) => {
+            errors.push(
+                ConfigError::at(
+                    sources,
+                    at("kind"),
+                    format!("{key}.kind"),
+                    format!("unknown monitor kind `{}`", common.kind),
+                )
+                .hint(format!("one of: {}", known.join(", "))),
+            );
+            None
+        }
+        Err(SettingsError::Deserialize(e)) => {
+            errors.push(serde_error(sources, root, &key, &own_value, &e));
+            None
+        }
+        Err(SettingsError::Issues(issues)) => {
+            for issue in issues {
+                let mut err = ConfigError::at(
+                    sources,
+                    at(&issue.path),
+                    format!("{key}.{}", issue.path),
+                    issue.message,
+                );
+                if let Some(h) = issue.hint {
+                    err = err.hint(h);
+                }
+                errors.push(err);
+            }
+            None
+        }
+    };
+    if errors.len() > before {
+        return None;
+    }
+    Some(MonitorEntry {
+        name: name.get_ref().to_string(),
+        kind: common.kind,
+        enabled: common.enabled,
+        description: common.description,
+        schedule: schedule?,
+        timeout,
+        monitor: built?,
+    })
+}
+
+fn local_host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+#[cfg(test)]
+mod tests;

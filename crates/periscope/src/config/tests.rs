@@ -1,0 +1,437 @@
+use std::path::Path;
+
+use super::*;
+
+/// Writes `files` into a temp dir and loads the first one.
+fn load_files(
+    files: &[(&str, &str)],
+    env: Option<&str>,
+) -> (tempfile::TempDir, Result<Config, ConfigErrors>) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let opts = LoadOptions {
+        path: dir.path().join(files[0].0),
+        env: env.map(str::to_string),
+        state_dir: None,
+    };
+    let result = load(&opts);
+    (dir, result)
+}
+
+fn errors_of(files: &[(&str, &str)], env: Option<&str>) -> Vec<ConfigError> {
+    match load_files(files, env).1 {
+        Ok(_) => panic!("config was accepted: {files:?}"),
+        Err(e) => e.0,
+    }
+}
+
+const LOG_MONITOR: &str = "[monitor.app]\nkind = \"log\"\npaths = [\"app.log\"]\n";
+
+#[test]
+fn the_example_config_loads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/periscope.toml");
+    let opts = LoadOptions {
+        path: path.clone(),
+        env: None,
+        state_dir: None,
+    };
+    let config = load(&opts).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(
+        config.monitors.len() >= 3,
+        "the example shows every monitor kind"
+    );
+    for kind in wire::KINDS {
+        assert!(
+            config.monitors.iter().any(|m| m.kind == *kind),
+            "example lacks a `{kind}` monitor"
+        );
+    }
+    let test = LoadOptions {
+        env: Some("test".into()),
+        ..opts
+    };
+    let in_test = load(&test).unwrap_or_else(|e| panic!("with --env test: {e}"));
+    assert!(
+        in_test.enabled().count() < config.enabled().count(),
+        "the test overlay disables a monitor"
+    );
+}
+
+#[test]
+fn minimal_config_gets_named_defaults() {
+    let (dir, config) = load_files(&[("periscope.toml", LOG_MONITOR)], None);
+    let config = config.unwrap();
+    assert_eq!(config.environment, "production");
+    assert_eq!(config.state_dir, dir.path().join("state"));
+    assert_eq!(config.output.dir, dir.path().join("output"));
+    assert_eq!(config.output.naming, SnapshotNaming::Daily);
+    let app = config.monitor("app").unwrap();
+    assert!(app.enabled);
+    assert_eq!(app.timeout, DEFAULT_TIMEOUT);
+    assert!(matches!(app.schedule, Schedule::Every(d) if d == DEFAULT_INTERVAL));
+}
+
+#[test]
+fn env_overlay_disables_a_monitor_and_overrides_settings() {
+    let main = format!("[periscope]\ntimezone = \"UTC\"\n{LOG_MONITOR}interval = \"5m\"\n");
+    let overlay = "[monitor.app]\nenabled = false\n[output]\nsnapshot = \"per-run\"\n";
+    let (_d, config) = load_files(
+        &[("periscope.toml", &main), ("periscope.test.toml", overlay)],
+        Some("test"),
+    );
+    let config = config.unwrap();
+    assert_eq!(config.environment, "test");
+    let app = config.monitor("app").unwrap();
+    assert!(!app.enabled);
+    assert!(
+        matches!(app.schedule, Schedule::Every(d) if d == Duration::from_secs(300)),
+        "base settings survive the merge"
+    );
+    assert_eq!(config.output.naming, SnapshotNaming::PerRun);
+}
+
+#[test]
+fn includes_add_monitors_from_globs() {
+    let main = "[periscope]\ninclude = [\"monitors/*.toml\"]\n";
+    let a = "[monitor.a]\nkind = \"log\"\npaths = [\"a.log\"]\n";
+    let b = "[monitor.b]\nkind = \"command\"\ncommand = [\"true\"]\n";
+    let (_d, config) = load_files(
+        &[
+            ("periscope.toml", main),
+            ("monitors/a.toml", a),
+            ("monitors/b.toml", b),
+        ],
+        None,
+    );
+    let config = config.unwrap();
+    let names: Vec<_> = config.monitors.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["a", "b"]);
+}
+
+#[test]
+fn every_error_in_a_file_is_reported_at_once() {
+    let text = "\
+[periscope]
+timezone = \"Mars/Olympus\"
+
+[monitor.one]
+kind = \"log\"
+pathz = [\"x.log\"]
+
+[monitor.two]
+kind = \"log\"
+paths = [\"y.log\"]
+cron = \"99 * * * *\"
+";
+    let errors = errors_of(&[("periscope.toml", text)], None);
+    let keys: Vec<_> = errors.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "periscope.timezone",
+            "monitor.one.pathz",
+            "monitor.two.cron"
+        ],
+        "{errors:#?}"
+    );
+    let lines: Vec<_> = errors.iter().map(|e| e.position.unwrap().0).collect();
+    assert_eq!(lines, [2, 6, 11]);
+}
+
+/// One broken config: files (the first is loaded), and what the first error must say.
+struct Broken {
+    what: &'static str,
+    files: &'static [(&'static str, &'static str)],
+    env: Option<&'static str>,
+    file: &'static str,
+    line: Option<usize>,
+    key: &'static str,
+    message: &'static str,
+    hint: Option<&'static str>,
+}
+
+const BROKEN: &[Broken] = &[
+    Broken {
+        what: "syntax error",
+        files: &[("periscope.toml", "[monitor.a]\nkind = \"log\npaths = []\n")],
+        env: None,
+        file: "periscope.toml",
+        line: Some(2),
+        key: "",
+        message: "TOML syntax error",
+        hint: None,
+    },
+    Broken {
+        what: "unknown section",
+        files: &[("periscope.toml", "[outptu]\ndir = \"x\"\n")],
+        env: None,
+        file: "periscope.toml",
+        line: Some(1),
+        key: "outptu",
+        message: "unknown section",
+        hint: Some("did you mean `output`"),
+    },
+    Broken {
+        what: "unknown key in a section",
+        files: &[("periscope.toml", "[output]\ndirectory = \"x\"\n")],
+        env: None,
+        file: "periscope.toml",
+        line: Some(2),
+        key: "output.directory",
+        message: "unknown field `directory`",
+        hint: None,
+    },
+    Broken {
+        what: "unknown monitor key",
+        files: &[(
+            "periscope.toml",
+            "[monitor.a]\nkind = \"log\"\npaths = [\"a.log\"]\nrecord_strat = '^x'\n",
+        )],
+        env: None,
+        file: "periscope.toml",
+        line: Some(4),
+        key: "monitor.a.record_strat",
+        message: "unknown field `record_strat`",
+        hint: Some("did you mean `record_start`"),
+    },
+    Broken {
+        what: "wrong type",
+        files: &[(
+            "periscope.toml",
+            "[monitor.a]\nkind = \"log\"\npaths = [\"a.log\"]\ninterval = 5\n",
+        )],
+        env: None,
+        file: "periscope.toml",
+        line: Some(4),
+        key: "monitor.a.interval",
+        message: "",
+        hint: None,
+    },
+    Broken {
+        what: "bad cron expression",
+        files: &[(
+            "periscope.toml",
+            "[monitor.a]\nkind = \"log\"\npaths = [\"a.log\"]\ncron = \"61 * * * *\"\n",
+        )],
+        env: None,
+        file: "periscope.toml",
+        line: Some(4),
+        key: "monitor.a.cron",
+        message: "bad cron expression",
+        hint: Some("five fields"),
+    },
+    Broken {
+        what: "interval and cron",
+        files: &[(
+            "periscope.toml",
+            "[monitor.a]\nkind = \"log\"\npaths = [\"a.log\"]\ninterval = \"1m\"\ncron = \"* * * * *\"\n",
+        )],
+        env: None,
+        file: "periscope.toml",
+        line: Some(5),
+        key: "monitor.a.cron",
+        message: "either `interval` or `cron`",
+        hint: None,
+    },
+    Broken {
+        what: "bad regex",
+        files: &[(
+            "periscope.toml",
+            "[monitor.a]\nkind = \"log\"\npaths = [\"a.log\"]\n[monitor.a.rules.x]\nregex = 'Timeout (\\d+'\n",
+        )],
+        env: None,
+        file: "periscope.toml",
+        line: Some(5),
+        key: "monitor.a.rules.x.regex",
+        message: "regex",
+        hint: None,
+    },
+    Broken {
+        what: "duplicate monitor across files",
+        files: &[
+            (
+                "periscope.toml",
+                "[periscope]\ninclude = [\"more.toml\"]\n[monitor.a]\nkind = \"log\"\npaths = [\"a.log\"]\n",
+            ),
+            (
+                "more.toml",
+                "\n[monitor.a]\nkind = \"log\"\npaths = [\"b.log\"]\n",
+            ),
+        ],
+        env: None,
+        file: "more.toml",
+        line: Some(2),
+        key: "monitor.a",
+        message: "duplicate monitor name",
+        hint: Some("first defined at"),
+    },
+    Broken {
+        what: "missing include",
+        files: &[("periscope.toml", "[periscope]\ninclude = [\"nope.toml\"]\n")],
+        env: None,
+        file: "nope.toml",
+        line: None,
+        key: "",
+        message: "included file does not exist",
+        hint: None,
+    },
+    Broken {
+        what: "unknown kind",
+        files: &[("periscope.toml", "[monitor.a]\nkind = \"lgo\"\n")],
+        env: None,
+        file: "periscope.toml",
+        line: Some(2),
+        key: "monitor.a.kind",
+        message: "unknown monitor kind `lgo`",
+        hint: Some("log, command, http"),
+    },
+    Broken {
+        what: "missing kind",
+        files: &[("periscope.toml", "[monitor.a]\npaths = [\"a.log\"]\n")],
+        env: None,
+        file: "periscope.toml",
+        line: Some(1),
+        key: "monitor.a.kind",
+        message: "missing `kind`",
+        hint: None,
+    },
+    Broken {
+        what: "unknown time zone",
+        files: &[(
+            "periscope.toml",
+            "[periscope]\ntimezone = \"Europe/Lodnon\"\n",
+        )],
+        env: None,
+        file: "periscope.toml",
+        line: Some(2),
+        key: "periscope.timezone",
+        message: "unknown time zone",
+        hint: Some("IANA"),
+    },
+    Broken {
+        what: "zero timeout",
+        files: &[(
+            "periscope.toml",
+            "[monitor.a]\nkind = \"log\"\npaths = [\"a.log\"]\ntimeout = \"0s\"\n",
+        )],
+        env: None,
+        file: "periscope.toml",
+        line: Some(4),
+        key: "monitor.a.timeout",
+        message: "positive duration",
+        hint: None,
+    },
+    Broken {
+        what: "password env not set",
+        files: &[(
+            "periscope.toml",
+            "[email]\nsmtp_host = \"mail\"\nfrom = \"p@x\"\nto = [\"o@x\"]\nusername = \"u\"\npassword_env = \"PERISCOPE_TEST_SURELY_UNSET\"\n",
+        )],
+        env: None,
+        file: "periscope.toml",
+        line: Some(6),
+        key: "email.password_env",
+        message: "PERISCOPE_TEST_SURELY_UNSET",
+        hint: None,
+    },
+    Broken {
+        what: "inline password",
+        files: &[(
+            "periscope.toml",
+            "[email]\nsmtp_host = \"mail\"\nfrom = \"p@x\"\nto = [\"o@x\"]\npassword = \"hunter2\"\n",
+        )],
+        env: None,
+        file: "periscope.toml",
+        line: Some(5),
+        key: "email.password",
+        message: "unknown field `password`",
+        hint: None,
+    },
+    Broken {
+        what: "empty command",
+        files: &[(
+            "periscope.toml",
+            "[monitor.q]\nkind = \"command\"\ncommand = []\n",
+        )],
+        env: None,
+        file: "periscope.toml",
+        line: Some(3),
+        key: "monitor.q.command",
+        message: "",
+        hint: None,
+    },
+    Broken {
+        what: "bad monitor name",
+        files: &[(
+            "periscope.toml",
+            "[monitor.\"bad name\"]\nkind = \"log\"\npaths = [\"a.log\"]\n",
+        )],
+        env: None,
+        file: "periscope.toml",
+        line: Some(1),
+        key: "monitor.bad name",
+        message: "letters, digits",
+        hint: None,
+    },
+    Broken {
+        what: "include with a non-monitor section",
+        files: &[
+            (
+                "periscope.toml",
+                "[periscope]\ninclude = [\"extra.toml\"]\n",
+            ),
+            ("extra.toml", "[output]\ndir = \"x\"\n"),
+        ],
+        env: None,
+        file: "extra.toml",
+        line: Some(1),
+        key: "output",
+        message: "only hold [monitor.*]",
+        hint: None,
+    },
+    Broken {
+        what: "missing env overlay",
+        files: &[("periscope.toml", "[periscope]\n")],
+        env: Some("staging"),
+        file: "periscope.staging.toml",
+        line: None,
+        key: "",
+        message: "--env staging",
+        hint: Some("create"),
+    },
+    Broken {
+        what: "bad enum value",
+        files: &[("periscope.toml", "[output]\nsnapshot = \"hourly\"\n")],
+        env: None,
+        file: "periscope.toml",
+        line: Some(2),
+        key: "output.snapshot",
+        message: "hourly",
+        hint: None,
+    },
+];
+
+#[test]
+fn broken_configs_say_file_line_key_and_what() {
+    assert!(BROKEN.len() >= 15);
+    for case in BROKEN {
+        let errors = errors_of(case.files, case.env);
+        let e = &errors[0];
+        let ctx = format!("case `{}`: got {errors:#?}", case.what);
+        let file = e.file.as_ref().unwrap_or_else(|| panic!("no file: {ctx}"));
+        assert_eq!(file.file_name().unwrap(), case.file, "{ctx}");
+        assert_eq!(e.position.map(|p| p.0), case.line, "{ctx}");
+        assert_eq!(e.key, case.key, "{ctx}");
+        assert!(e.message.contains(case.message), "{ctx}");
+        if let Some(h) = case.hint {
+            assert!(e.hint.as_deref().unwrap_or("").contains(h), "{ctx}");
+        }
+        // The rendered form is what users read: it must carry the location.
+        let shown = e.to_string();
+        assert!(shown.contains(case.file), "{ctx}: {shown}");
+    }
+}

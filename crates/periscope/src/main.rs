@@ -1,0 +1,78 @@
+//! Periscope: one binary that watches logs, commands and services, and reports what happened.
+//!
+//! This crate is the binary: the command line ([`cli`]), loading and validating the
+//! configuration ([`config`]), joining the parts ([`wire`]) and the run modes ([`run`],
+//! [`serve`], [`demo`]). The one decision behind it: the library crates never know each other;
+//! everything that connects them lives here, and only `wire.rs` knows every monitor kind.
+
+mod cli;
+mod commands;
+mod config;
+mod demo;
+mod run;
+mod schedule;
+mod serve;
+mod state;
+mod wire;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use cli::{Cli, Command, LogFormat, MonitorCommand};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.global.log_format, cli.global.log_level.as_deref());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("periscope: cannot start the async runtime: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    let code = runtime.block_on(dispatch(cli));
+    ExitCode::from(code)
+}
+
+async fn dispatch(cli: Cli) -> u8 {
+    let g = &cli.global;
+    let load = config::LoadOptions {
+        path: g.config.clone(),
+        env: g.env.clone(),
+        state_dir: g.state_dir.clone(),
+    };
+    match cli.command {
+        Command::Serve => serve::serve(&load).await,
+        Command::Run { mode, quiet } => commands::run(&load, mode, quiet).await,
+        Command::CheckConfig => commands::check_config(&load),
+        Command::Monitor(MonitorCommand::Run {
+            name,
+            format,
+            commit,
+        }) => commands::monitor_run(&load, &name, format, commit).await,
+        Command::Monitor(MonitorCommand::List) => commands::monitor_list(&load),
+        Command::Demo { dir } => demo::demo(dir).await,
+        Command::CheckPerfdata { file } => commands::check_perfdata(file.as_deref()),
+    }
+}
+
+/// Logs go to stderr so stdout stays for results; the level comes from `--log-level`, then
+/// `RUST_LOG`, then `info`.
+fn init_logging(format: LogFormat, level: Option<&str>) {
+    let filter = level
+        .map(EnvFilter::new)
+        .or_else(|| EnvFilter::try_from_default_env().ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,0 +1,204 @@
+//! One run of every enabled monitor, and what each mode does with it.
+//!
+//! The order matters for "no line lost, none counted twice": monitors run, then every output of
+//! the mode is written, and only then is each monitor's new state (e.g. log offsets) committed.
+//! A run that dies half-way is repeated in full by the next one.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::ValueEnum;
+use model::{Clock, RunRecord, Status};
+use sensors::runner::{self, CheckResult};
+
+use crate::config::{Config, SnapshotFormat, SnapshotNaming};
+use crate::state::StateStore;
+use crate::wire;
+
+/// What a run does besides checking and writing the snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// Check and write the snapshot; tell nobody (e.g. every 15 minutes, 24x7).
+    Silent,
+    /// As silent, and e-mail the summary report (also written to the summary file).
+    Report,
+    /// As silent, and append today's figures to the CSV files (e.g. at 23:55).
+    EndOfDay,
+    /// As silent, and e-mail an alert for monitors that are WARNING or CRITICAL.
+    Alerts,
+}
+
+/// What a run produced.
+pub struct RunOutcome {
+    /// The run as reports see it.
+    pub record: RunRecord,
+    /// Files written.
+    pub written: Vec<PathBuf>,
+    /// Things that went wrong after the checks (an output not written, an e-mail not sent).
+    pub problems: Vec<String>,
+    /// What happened to e-mail, for the user.
+    pub notes: Vec<String>,
+}
+
+impl RunOutcome {
+    /// The exit status for a scheduler: the worst monitor, and at least UNKNOWN when an output
+    /// or a notification failed (the scheduler should notice either).
+    pub fn status(&self) -> Status {
+        let worst = self.record.worst();
+        if self.problems.is_empty() {
+            worst
+        } else {
+            worst.worst(Status::Unknown)
+        }
+    }
+}
+
+/// Runs every enabled monitor once and does what `mode` says with the results.
+pub async fn run_once(
+    config: &Config,
+    mode: Mode,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<RunOutcome> {
+    let store = StateStore::open(&config.state_dir)?;
+    let slots: Vec<_> = config.enabled().map(wire::slot).collect();
+    let started = clock.now();
+    let results = runner::check_all(&slots, |name| store.load(name), Arc::clone(&clock)).await;
+    let record = record(config, started, clock.now(), &results);
+
+    let mut outcome = RunOutcome {
+        record,
+        written: Vec::new(),
+        problems: Vec::new(),
+        notes: Vec::new(),
+    };
+    write_outputs(config, mode, &mut outcome).await;
+
+    for result in &results {
+        if let Some(state) = &result.next_state
+            && let Err(e) = store.save(&result.run.name, state)
+        {
+            outcome.problems.push(e.to_string());
+        }
+    }
+    Ok(outcome)
+}
+
+/// Builds the run record from results in config order.
+pub fn record(
+    config: &Config,
+    started: model::Timestamp,
+    finished: model::Timestamp,
+    results: &[CheckResult],
+) -> RunRecord {
+    RunRecord {
+        host: config.host.clone(),
+        environment: config.environment.clone(),
+        started,
+        finished,
+        monitors: results.iter().map(|r| r.run.clone()).collect(),
+    }
+}
+
+/// Writes the snapshots for `record` as the config says.
+pub fn write_snapshots(
+    config: &Config,
+    record: &RunRecord,
+) -> Result<Vec<PathBuf>, report::ReportError> {
+    let naming = match config.output.naming {
+        SnapshotNaming::Daily => report::SnapshotNaming::Daily,
+        SnapshotNaming::PerRun => report::SnapshotNaming::PerRun,
+    };
+    let formats: Vec<_> = config
+        .output
+        .formats
+        .iter()
+        .map(|f| match f {
+            SnapshotFormat::Xml => report::SnapshotFormat::Xml,
+            SnapshotFormat::Json => report::SnapshotFormat::Json,
+        })
+        .collect();
+    report::write_snapshots(
+        record,
+        &config.output.dir,
+        naming,
+        &formats,
+        &config.timezone,
+    )
+}
+
+async fn write_outputs(config: &Config, mode: Mode, out: &mut RunOutcome) {
+    match write_snapshots(config, &out.record) {
+        Ok(paths) => out.written.extend(paths),
+        Err(e) => out.problems.push(format!("snapshot not written: {e}")),
+    }
+    match mode {
+        Mode::Silent => {}
+        Mode::Report => {
+            let text = report::summary_text(&out.record, &config.timezone);
+            match report::write_atomically(&config.output.summary_file, text.as_bytes()) {
+                Ok(()) => out.written.push(config.output.summary_file.clone()),
+                Err(e) => out.problems.push(format!(
+                    "summary not written to {}: {e}",
+                    config.output.summary_file.display()
+                )),
+            }
+            match &config.email {
+                Some(smtp) => {
+                    let subject = report::summary_subject(&out.record);
+                    send(smtp, &smtp.to, &subject, &text, out).await;
+                }
+                None => out.notes.push(
+                    "no [email] section: the summary was written to the file only".to_string(),
+                ),
+            }
+        }
+        Mode::EndOfDay => {
+            match report::append_end_of_day(&out.record, &config.output.csv_dir, &config.timezone) {
+                Ok(eod) => {
+                    out.notes.push(format!(
+                        "end of day: {} rows written, {} replaced",
+                        eod.rows_written, eod.rows_replaced
+                    ));
+                    out.written.extend(eod.files);
+                }
+                Err(e) => out
+                    .problems
+                    .push(format!("end-of-day CSV not written: {e}")),
+            }
+        }
+        Mode::Alerts => match (
+            report::alert_text(&out.record, &config.timezone),
+            &config.email,
+        ) {
+            (None, _) => out
+                .notes
+                .push("no monitor is WARNING or CRITICAL: no alert sent".to_string()),
+            (Some(_), None) => out.problems.push(
+                "monitors need attention but there is no [email] section to alert through"
+                    .to_string(),
+            ),
+            (Some((subject, body)), Some(smtp)) => {
+                send(smtp, &config.alert_recipients, &subject, &body, out).await
+            }
+        },
+    }
+}
+
+async fn send(
+    smtp: &report::SmtpSettings,
+    to: &[String],
+    subject: &str,
+    body: &str,
+    out: &mut RunOutcome,
+) {
+    let settings = report::SmtpSettings {
+        to: to.to_vec(),
+        ..smtp.clone()
+    };
+    match report::send_email(&settings, subject, body).await {
+        Ok(()) => out
+            .notes
+            .push(format!("e-mailed \"{subject}\" to {}", to.join(", "))),
+        Err(e) => out.problems.push(format!("e-mail not sent: {e}")),
+    }
+}

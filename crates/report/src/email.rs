@@ -1,0 +1,301 @@
+//! Sending report text by SMTP.
+//!
+//! One message per call, one connection per message: reports go out at most a few times an
+//! hour, so a connection pool would only keep sockets open for nothing. Errors name the server
+//! and what failed, and say whether trying again later can help, because the caller (the
+//! `report` and `alerts` modes) decides between retrying and giving up.
+
+use std::fmt;
+use std::time::Duration;
+
+use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+/// How the connection to the SMTP server is protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// No encryption (a relay on localhost or a trusted network; typically port 25).
+    Plain,
+    /// Plain connection upgraded with STARTTLS, which is required: a server that does not
+    /// offer it is an error, never a silent fallback to plain text (typically port 587).
+    StartTls,
+    /// TLS from the first byte, "SMTPS" (typically port 465).
+    Tls,
+}
+
+impl fmt::Display for SmtpSecurity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SmtpSecurity::Plain => "plain SMTP",
+            SmtpSecurity::StartTls => "STARTTLS",
+            SmtpSecurity::Tls => "TLS",
+        })
+    }
+}
+
+/// Where and how to send mail.
+#[derive(Clone)]
+pub struct SmtpSettings {
+    /// Server host name or address; also the name its TLS certificate must match.
+    pub host: String,
+    /// Server port.
+    pub port: u16,
+    /// Connection protection.
+    pub security: SmtpSecurity,
+    /// Login name, when the server wants one (together with `password`).
+    pub username: Option<String>,
+    /// Password for `username`.
+    pub password: Option<String>,
+    /// Sender, `reports@example.com` or `Periscope <reports@example.com>`.
+    pub from: String,
+    /// Recipients, in the same forms as `from`.
+    pub to: Vec<String>,
+    /// How long connecting and the whole exchange may take.
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for SmtpSettings {
+    // By hand, so the password never lands in a log line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl SmtpSettings {
+    /// `host:port`, as errors name the server.
+    pub fn server(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Why an e-mail was not sent.
+#[derive(Debug, thiserror::Error)]
+pub enum EmailError {
+    /// `to` is empty.
+    #[error("no e-mail recipients configured (`to` is empty)")]
+    NoRecipients,
+    /// A sender or recipient address does not parse.
+    #[error("invalid {field} address `{address}`: {reason}")]
+    InvalidAddress {
+        /// `from` or `to`.
+        field: &'static str,
+        /// The address as configured.
+        address: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Only one of username and password is set.
+    #[error(
+        "SMTP login for {server} needs both a username and a password; only the {present} is set"
+    )]
+    IncompleteLogin {
+        /// `host:port`.
+        server: String,
+        /// `username` or `password`.
+        present: &'static str,
+    },
+    /// The message could not be assembled (e.g. a header value lettre refuses).
+    #[error("cannot build the e-mail: {reason}")]
+    Message {
+        /// What lettre said.
+        reason: String,
+    },
+    /// TLS could not be set up for the host name (before any connection).
+    #[error("cannot set up TLS for {server}: {reason}")]
+    Tls {
+        /// `host:port`.
+        server: String,
+        /// What failed.
+        reason: String,
+    },
+    /// Connecting, securing, logging in or delivering failed.
+    #[error("cannot send e-mail via {server} ({security}): {reason}")]
+    Send {
+        /// `host:port`.
+        server: String,
+        /// The security that was asked for.
+        security: SmtpSecurity,
+        /// What failed, with the server's answer when it gave one.
+        reason: String,
+        /// Whether trying again later may succeed (connection trouble, timeouts, 4xx replies).
+        transient: bool,
+    },
+}
+
+impl EmailError {
+    /// Whether trying again later may succeed. Configuration mistakes and permanent (5xx)
+    /// refusals will fail the same way every time.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            EmailError::Send {
+                transient: true,
+                ..
+            }
+        )
+    }
+}
+
+/// Sends one plain-text mail with `subject` and `text_body` to every recipient in `settings`.
+pub async fn send_email(
+    settings: &SmtpSettings,
+    subject: &str,
+    text_body: &str,
+) -> Result<(), EmailError> {
+    let message = build_message(settings, subject, text_body)?;
+    let transport = transport(settings)?;
+    // lettre's timeout covers connecting only; this one also covers a server that accepts the
+    // connection and then never answers.
+    let sent = tokio::time::timeout(settings.timeout, transport.send(message)).await;
+    transport.shutdown().await;
+    match sent {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(send_error(settings, &e)),
+        Err(_) => Err(EmailError::Send {
+            server: settings.server(),
+            security: settings.security,
+            reason: format!(
+                "no complete answer within {}",
+                crate::value::duration(millis(settings.timeout))
+            ),
+            transient: true,
+        }),
+    }
+}
+
+fn build_message(
+    settings: &SmtpSettings,
+    subject: &str,
+    text_body: &str,
+) -> Result<Message, EmailError> {
+    if settings.to.is_empty() {
+        return Err(EmailError::NoRecipients);
+    }
+    let mut builder = Message::builder()
+        .from(mailbox("from", &settings.from)?)
+        .subject(subject)
+        .header(ContentType::TEXT_PLAIN);
+    for to in &settings.to {
+        builder = builder.to(mailbox("to", to)?);
+    }
+    builder
+        .body(text_body.to_string())
+        .map_err(|e| EmailError::Message {
+            reason: e.to_string(),
+        })
+}
+
+fn mailbox(field: &'static str, address: &str) -> Result<Mailbox, EmailError> {
+    address
+        .trim()
+        .parse::<Mailbox>()
+        .map_err(|e| EmailError::InvalidAddress {
+            field,
+            address: address.to_string(),
+            reason: e.to_string(),
+        })
+}
+
+fn transport(settings: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, EmailError> {
+    let server = settings.server();
+    let tls = |wrap: fn(TlsParameters) -> Tls| {
+        TlsParameters::new(settings.host.clone())
+            .map(wrap)
+            .map_err(|e| EmailError::Tls {
+                server: server.clone(),
+                reason: e.to_string(),
+            })
+    };
+    let tls = match settings.security {
+        SmtpSecurity::Plain => Tls::None,
+        SmtpSecurity::StartTls => tls(Tls::Required)?,
+        SmtpSecurity::Tls => tls(Tls::Wrapper)?,
+    };
+    // `builder_dangerous` is the plain builder; `relay`/`starttls_relay` are it plus the TLS
+    // mode set above, with the port set explicitly below either way.
+    let mut builder =
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(settings.host.clone())
+            .port(settings.port)
+            .tls(tls)
+            .timeout(Some(settings.timeout));
+    match (&settings.username, &settings.password) {
+        (Some(user), Some(password)) => {
+            builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+        }
+        (None, None) => {}
+        (Some(_), None) => {
+            return Err(EmailError::IncompleteLogin {
+                server,
+                present: "username",
+            });
+        }
+        (None, Some(_)) => {
+            return Err(EmailError::IncompleteLogin {
+                server,
+                present: "password",
+            });
+        }
+    }
+    Ok(builder.build())
+}
+
+fn send_error(settings: &SmtpSettings, e: &lettre::transport::smtp::Error) -> EmailError {
+    let mut reason = if e.is_timeout() {
+        format!(
+            "no answer within {}",
+            crate::value::duration(millis(settings.timeout))
+        )
+    } else {
+        // lettre nests its errors and repeats itself ("Connection error: Connection error: ...").
+        let text = e.to_string();
+        let mut parts: Vec<&str> = Vec::new();
+        for part in text.split(": ") {
+            if parts.last() != Some(&part) {
+                parts.push(part);
+            }
+        }
+        parts.join(": ")
+    };
+    // A plain-text greeting where TLS was expected: most likely the STARTTLS port.
+    if settings.security == SmtpSecurity::Tls && reason.contains("InvalidContentType") {
+        reason.push_str(
+            " (the server did not answer in TLS; if it expects STARTTLS, usually on port 587, \
+             use security \"starttls\")",
+        );
+    }
+    // lettre reports a missing STARTTLS as an internal error; say what it means and what to do.
+    if settings.security == SmtpSecurity::StartTls && reason.contains("STARTTLS is not supported") {
+        reason = "the server does not offer STARTTLS, and it is required; use security \"tls\" if the \
+                  server speaks TLS from the start (port 465), or \"plain\" only for a trusted relay"
+            .to_string();
+    }
+    let transient = e.is_transient()
+        || e.is_timeout()
+        || !(e.is_permanent() || e.is_client() || e.is_tls() || e.is_response());
+    EmailError::Send {
+        server: settings.server(),
+        security: settings.security,
+        reason,
+        transient,
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,10 @@
+//! Test helpers shared by Periscope's crates (dev-dependency only).
+//!
+//! The decision behind it: tests drive time and the outside world explicitly, so a test of
+//! hours of behaviour runs in milliseconds and a real protocol exchange needs no external server.
+
+mod clock;
+mod smtp;
+
+pub use clock::ManualClock;
+pub use smtp::{ReceivedMail, SmtpSink};
