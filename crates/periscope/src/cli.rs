@@ -95,8 +95,9 @@ pub enum Command {
         dir: Option<PathBuf>,
     },
 
-    /// Parse Nagios plugin output (from FILE or stdin) and print summary, long text and
-    /// perfdata as JSON; exits 1 if any perfdata item is malformed.
+    /// Parse Nagios plugin output (from FILE or stdin) and print summary, long text, perfdata
+    /// and the status each value's thresholds imply, as JSON; exits 1 if any perfdata item is
+    /// malformed (each problem names its line, column and item).
     #[command(
         after_help = "Example:\n  /usr/lib/nagios/plugins/check_load -w 5,4,3 -c 10,8,6 | periscope check-perfdata"
     )]

@@ -172,7 +172,20 @@ pub fn check_perfdata(file: Option<&Path>) -> u8 {
         return EXIT_UNKNOWN;
     }
     let parsed = sensors::perfdata::parse_plugin_output(&text);
-    match serde_json::to_string_pretty(&parsed) {
+    // What each value's own thresholds say, so a reader sees how Periscope judges the plugin.
+    let statuses: Vec<Option<Status>> = parsed
+        .perfdata
+        .iter()
+        .map(|v| v.threshold_status())
+        .collect();
+    let shown = serde_json::json!({
+        "summary": parsed.summary,
+        "long_text": parsed.long_text,
+        "perfdata": parsed.perfdata,
+        "threshold_status": statuses,
+        "problems": parsed.problems,
+    });
+    match serde_json::to_string_pretty(&shown) {
         Ok(json) => println!("{json}"),
         Err(e) => {
             eprintln!("periscope: cannot encode result: {e}");

@@ -66,12 +66,12 @@ async fn run_demo(dir: Option<PathBuf>) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("the demo config is broken (a bug):\n{e}"))?;
 
     println!("Periscope demo in {}\n", dir.display());
-    let first = run::run_once(&config, Mode::Silent, Arc::clone(&clock)).await?;
-    println!(
-        "1. First run over fresh logs: {} monitors, worst {}.",
-        first.record.monitors.len(),
-        first.record.worst()
-    );
+    println!("1. Logs written for a loan importer, a payment gateway and a nightly batch; a queue");
+    println!("   check runs as a Nagios-style plugin. First run, in report mode:\n");
+    let first = run::run_once(&config, Mode::Report, Arc::clone(&clock)).await?;
+    println!("{}", rule("summary report (what --mode report e-mails)"));
+    print!("{}", report::summary_text(&first.record, &config.timezone));
+    println!("{}\n", rule(""));
 
     // logrotate-style rename rotation with late writes: lines land in the old file after the
     // rename, then the application reopens payments.log. Periscope must count each line once.
@@ -86,29 +86,33 @@ async fn run_demo(dir: Option<PathBuf>) -> anyhow::Result<()> {
         &payments,
         &logs::payments(now.plus_millis(-300_000), 460, 140),
     )?;
-    println!(
-        "2. payments.log rotated to payments.log.1 while 60 more requests were still written to it,"
-    );
-    println!("   then 140 requests went to a new payments.log.");
+    println!("2. payments.log rotated to payments.log.1 while 60 more requests were still written");
+    println!("   to it, then 140 requests went to a new payments.log.\n");
 
-    let second = run::run_once(&config, Mode::Report, Arc::clone(&clock)).await?;
-    let eod = report::append_end_of_day(&second.record, &config.output.csv_dir, &config.timezone)?;
+    let second = run::run_once(&config, Mode::EndOfDay, Arc::clone(&clock)).await?;
     println!(
-        "3. Second run: only the 200 new requests are read, from both files; nothing lost, nothing twice.\n"
+        "3. Second run, in end-of-day mode (appends the day's figures to CSV files): only the"
     );
-
-    println!("{}", rule("summary report (the e-mail of --mode report)"));
-    print!("{}", report::summary_text(&second.record, &config.timezone));
-    println!("{}\n", rule(""));
+    println!("   new records are read, from both files; nothing lost, nothing counted twice.\n");
+    for m in &second.record.monitors {
+        println!(
+            "   {:14} {:8} {}",
+            m.name,
+            m.outcome.status.as_str(),
+            m.outcome.summary
+        );
+    }
+    println!();
+    let mut written = first.written;
+    written.extend(
+        second
+            .written
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "csv")),
+    );
     print!(
         "{}",
-        files_and_next_steps(
-            &dir,
-            &config_path,
-            &second.written,
-            &eod.files,
-            &config.state_dir
-        )
+        files_and_next_steps(&dir, &config_path, &written, &config.state_dir)
     );
     Ok(())
 }
@@ -124,21 +128,17 @@ fn rule(title: &str) -> String {
     }
 }
 
-fn files_and_next_steps(
-    dir: &Path,
-    config: &Path,
-    written: &[PathBuf],
-    csv: &[PathBuf],
-    state: &Path,
-) -> String {
+fn files_and_next_steps(dir: &Path, config: &Path, written: &[PathBuf], state: &Path) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "Files:");
     let _ = writeln!(s, "  config     {}", config.display());
     for f in written {
-        let _ = writeln!(s, "  output     {}", f.display());
-    }
-    for f in csv {
-        let _ = writeln!(s, "  csv        {}", f.display());
+        let kind = if f.extension().is_some_and(|e| e == "csv") {
+            "csv"
+        } else {
+            "output"
+        };
+        let _ = writeln!(s, "  {kind:10} {}", f.display());
     }
     let _ = writeln!(
         s,

@@ -48,8 +48,7 @@ pub struct LogMonitor {
 /// One configured path.
 #[derive(Clone, Debug)]
 pub(crate) struct PathSpec {
-    /// As written in the config.
-    #[allow(dead_code)] // kept for messages that quote the config
+    /// As written in the config (quoted in messages).
     pub configured: String,
     /// Resolved against the config file's directory.
     pub resolved: PathBuf,

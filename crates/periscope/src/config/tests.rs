@@ -435,3 +435,61 @@ fn broken_configs_say_file_line_key_and_what() {
         assert!(shown.contains(case.file), "{ctx}: {shown}");
     }
 }
+
+mod never_panics {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Fragments of real configs, so generated text often gets deep into the loader.
+    const PIECES: &[&str] = &[
+        "[periscope]\n",
+        "[output]\n",
+        "[email]\n",
+        "[monitor.a]\n",
+        "[monitor.a.rules.x]\n",
+        "[monitor.b]\n",
+        "kind = \"log\"\n",
+        "kind = \"command\"\n",
+        "kind = \"http\"\n",
+        "paths = [\"a.log\"]\n",
+        "command = [\"true\"]\n",
+        "url = \"http://127.0.0.1:1/\"\n",
+        "regex = '('\n",
+        "match = \"x\"\n",
+        "cron = \"* * * * *\"\n",
+        "interval = \"5m\"\n",
+        "timeout = \"-1s\"\n",
+        "enabled = false\n",
+        "timezone = \"UTC\"\n",
+        "include = [\"*.toml\"]\n",
+        "warning = 1\ncritical = 0\n",
+        "= \n",
+        "[[\n",
+        "snapshot = \"daily\"\n",
+        "to = []\n",
+        "\"\\u00e9\" = 1\n",
+        "a.b.c = 1\n",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn loading_any_text_gives_a_config_or_located_errors(
+            picks in proptest::collection::vec(0..PIECES.len(), 0..12),
+            noise in "[ -~\\n]{0,40}",
+        ) {
+            let mut text: String = picks.iter().map(|i| PIECES[*i]).collect();
+            text.push_str(&noise);
+            let (_dir, result) = load_files(&[("periscope.toml", &text)], None);
+            if let Err(errors) = result {
+                prop_assert!(!errors.0.is_empty());
+                for e in &errors.0 {
+                    prop_assert!(e.file.is_some(), "every error names a file: {e}");
+                    prop_assert!(!e.message.is_empty());
+                }
+            }
+        }
+    }
+}

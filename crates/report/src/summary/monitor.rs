@@ -80,10 +80,16 @@ fn section_lines(out: &mut String, section: &Section) {
     if groups.len() > MAX_GROUPS {
         let rest = &groups[MAX_GROUPS..];
         let occurrences: u64 = rest.iter().map(|g| g.count).sum();
+        let (n, s) = (rest.len(), if rest.len() == 1 { "" } else { "s" });
+        let times = if occurrences == 1 { "once" } else { "times" };
+        let seen = if occurrences == 1 {
+            String::new()
+        } else {
+            format!("{occurrences} ")
+        };
         let _ = writeln!(
             out,
-            "{INDENT}... {} more messages ({occurrences} in all)",
-            rest.len()
+            "{INDENT}... and {n} more message{s}, seen {seen}{times}"
         );
     }
 }

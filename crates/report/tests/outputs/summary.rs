@@ -96,7 +96,7 @@ fn long_sections_show_the_ten_most_frequent_and_count_the_rest() {
     assert_eq!(section[0], "Many Errors (91)");
     assert_eq!(section[1], "   13 x error kind 13");
     assert_eq!(section[10], "   4 x error kind 4");
-    assert_eq!(section[11], "   ... 3 more messages (6 in all)");
+    assert_eq!(section[11], "   ... and 3 more messages, seen 6 times");
 }
 
 #[test]

@@ -203,7 +203,9 @@ pub(crate) fn discover(
 ) -> Result<Vec<Found>, MonitorError> {
     let mut out: Vec<Found> = Vec::new();
     for spec in specs {
-        let before = out.len();
+        // Counted before de-duplication: a pattern whose files another path already names
+        // still matches something.
+        let mut matched = 0;
         if spec.is_glob {
             let root = glob_root(&spec.resolved);
             fs::read_dir(&root).map_err(|e| io_error("read directory", &root, &e))?;
@@ -214,6 +216,7 @@ pub(crate) fn discover(
             for entry in paths {
                 let path = entry.map_err(|e| io_error("read", e.path(), e.error()))?;
                 if let Some(found) = open(&path)? {
+                    matched += 1;
                     push_unique(&mut out, found);
                 }
             }
@@ -230,10 +233,15 @@ pub(crate) fn discover(
                 Err(e) => return Err(e),
             }
         }
-        if out.len() == before && !allow_missing && spec.is_glob {
+        if matched == 0 && !allow_missing && spec.is_glob {
+            let resolved = spec.resolved.display().to_string();
+            let shown = if resolved == spec.configured {
+                resolved
+            } else {
+                format!("{} ({resolved})", spec.configured)
+            };
             return Err(MonitorError::new(format!(
-                "no file matches {} (set allow_missing = true if that can be normal)",
-                spec.resolved.display()
+                "no file matches {shown} (set allow_missing = true if that can be normal)"
             )));
         }
     }
@@ -351,7 +359,7 @@ pub(crate) fn plan(mut found: Vec<Found>, prev: &State) -> Result<Plan, MonitorE
             let f = &mut found[i];
             let same =
                 same_start(&mut f.file, f.size, c).map_err(|e| io_error("read", &f.path, &e))?;
-            if same && c.fp_len >= FP_LEN.min(c.offset).max(1) && f.size >= c.offset {
+            if same && c.fp_len > 0 && f.size >= c.offset {
                 // Same content under a new inode number (e.g. a network share remounted).
                 taken[i] = true;
                 current[i] = Some(task_from(f, c, Why::Continue, true)?);

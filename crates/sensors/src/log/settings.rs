@@ -70,7 +70,8 @@ pub struct LogSettings {
 #[serde(deny_unknown_fields)]
 pub struct TimestampSettings {
     /// A strftime-like layout (`%Y %y %m %d %e %H %I %p %M %S %f %.f %b %B %a %z %Z %s %T %F`)
-    /// or a preset: `iso8601`, `rfc3339`, `syslog`, `apache_error`, `clf`, `epoch`, `epoch_ms`.
+    /// or a preset: `iso8601`, `rfc3339`, `syslog`, `apache_error`, `clf`, `epoch`, `epoch_ms`,
+    /// or `none` (records have no timestamp: nothing is parsed or detected, the fastest scan).
     /// A space matches any run of blanks; the text may continue after the timestamp.
     pub format: Option<String>,
     /// A regex locating the timestamp in the record's first line: the group named `ts`, or the
@@ -93,7 +94,8 @@ pub struct RuleSettings {
     /// A literal phrase, or a list of them: a record containing any of them matches.
     #[serde(default, rename = "match", deserialize_with = "opt_one_or_many")]
     pub phrases: Option<Vec<String>>,
-    /// A regex (Rust syntax) searched in the record; named groups become event fields.
+    /// A regex (Rust syntax) searched in the record; named groups become event fields. `^` and
+    /// `$` are the record's start and end (`(?m)` makes them match at each line).
     #[serde(default)]
     pub regex: Option<String>,
     /// Match without regard to case (ASCII letters for `match`, Unicode for `regex`).
@@ -296,6 +298,7 @@ fn build_timestamp(
             );
             None
         }
+        Some("none") => None,
         Some(f) if !f.contains('%') => match Layout::preset(f) {
             Some((layout, pattern)) => {
                 default_pattern = pattern;
@@ -360,8 +363,9 @@ fn build_timestamp(
     if issues.len() > before {
         return None;
     }
+    // `none`: records carry no timestamp; nothing is parsed (the fastest scan).
     Some(TimestampConfig {
-        layouts: vec![layout?],
+        layouts: layout.into_iter().collect(),
         auto: false,
         pattern,
         zone: zone?,

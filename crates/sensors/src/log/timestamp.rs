@@ -64,6 +64,12 @@ enum Item {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Layout {
     items: Vec<Item>,
+    /// Items before the first fraction: in a busy log consecutive records share this text (the
+    /// same second), so its parse is cached and only the rest is read again.
+    head: usize,
+    /// Whether equal head text implies equal fields: the head's last item must have a fixed
+    /// width, or the bytes after it could change what it consumed (`%d` reads 1 or 2 digits).
+    cacheable: bool,
 }
 
 /// Named layouts: `(name, format or internal items, default locating regex)`.
@@ -96,18 +102,35 @@ const AUTO: &[&str] = &[
 
 /// The names `format` accepts instead of a `%` layout.
 pub(crate) fn preset_names() -> String {
-    PRESETS.iter().map(|p| p.0).collect::<Vec<_>>().join(", ")
+    let mut names: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();
+    names.push("none");
+    names.join(", ")
 }
 
 impl Layout {
+    fn new(items: Vec<Item>) -> Layout {
+        let head = items
+            .iter()
+            .position(|i| matches!(i, Item::Fraction | Item::OptFraction))
+            .unwrap_or(items.len());
+        let cacheable = head > 0
+            && matches!(
+                items[head - 1],
+                Item::Second | Item::Minute | Item::Year4 | Item::Year2 | Item::Lit(_)
+            );
+        Layout {
+            items,
+            head,
+            cacheable,
+        }
+    }
+
     /// A preset by name, with its default locating pattern.
     pub(crate) fn preset(name: &str) -> Option<(Layout, Option<&'static str>)> {
         let (_, fmt, pattern) = PRESETS.iter().find(|p| p.0 == name)?;
         let layout = match name {
             "iso8601" | "rfc3339" => Layout::iso8601(),
-            "epoch_ms" => Layout {
-                items: vec![Item::EpochMillis],
-            },
+            "epoch_ms" => Layout::new(vec![Item::EpochMillis]),
             _ => Layout::compile(fmt).expect("preset formats are valid"),
         };
         Some((layout, *pattern))
@@ -115,23 +138,21 @@ impl Layout {
 
     fn iso8601() -> Layout {
         use Item::*;
-        Layout {
-            items: vec![
-                Year4,
-                Lit(b'-'),
-                Month,
-                Lit(b'-'),
-                Day,
-                DateTimeSep,
-                Hour,
-                Lit(b':'),
-                Minute,
-                Lit(b':'),
-                Second,
-                OptFraction,
-                OptOffset,
-            ],
-        }
+        Layout::new(vec![
+            Year4,
+            Lit(b'-'),
+            Month,
+            Lit(b'-'),
+            Day,
+            DateTimeSep,
+            Hour,
+            Lit(b':'),
+            Minute,
+            Lit(b':'),
+            Second,
+            OptFraction,
+            OptOffset,
+        ])
     }
 
     /// The layouts auto-detection tries.
@@ -215,7 +236,7 @@ impl Layout {
                     .into(),
             );
         }
-        Ok(Layout { items })
+        Ok(Layout::new(items))
     }
 }
 
@@ -258,7 +279,7 @@ fn parse_offset_text(s: &[u8]) -> Option<i32> {
 }
 
 /// Fields read from the text before they become an instant.
-#[derive(Default)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 struct Fields {
     year: Option<i32>,
     month: u32,
@@ -288,7 +309,21 @@ pub(crate) struct Parser {
     today: (i32, u32, u32),
     cache_key: i64,
     cache_offset: i32,
+    head: Option<HeadCache>,
+    /// The last instant computed, for fields equal but for the fraction.
+    last: Option<(Fields, i64)>,
 }
+
+/// The text and fields of the last parsed layout head.
+struct HeadCache {
+    layout: usize,
+    len: usize,
+    bytes: [u8; HEAD_CACHE_BYTES],
+    fields: Fields,
+}
+
+/// Longest head text cached; longer heads are parsed every time.
+const HEAD_CACHE_BYTES: usize = 48;
 
 /// Records in a row without a recognisable timestamp after which auto-detection stops trying.
 const AUTO_GIVE_UP: u32 = 1000;
@@ -313,6 +348,8 @@ impl Parser {
             today,
             cache_key: i64::MIN,
             cache_offset: 0,
+            head: None,
+            last: None,
         }
     }
 
@@ -324,9 +361,11 @@ impl Parser {
     /// Parses a timestamp at the start of `text`: epoch milliseconds and the bytes it took.
     pub(crate) fn parse(&mut self, text: &[u8]) -> Option<(i64, usize)> {
         if !self.auto {
-            let layout = self.layouts.first()?;
-            let (fields, end) = match_layout(&layout.items, text)?;
-            return self.instant(&fields).map(|ms| (ms, end));
+            return if self.layouts.is_empty() {
+                None
+            } else {
+                self.parse_with(0, text)
+            };
         }
         if !self.active() {
             return None;
@@ -334,16 +373,61 @@ impl Parser {
         let n = self.layouts.len();
         for k in 0..n {
             let idx = (self.last_good + k) % n;
-            if let Some((fields, end)) = match_layout(&self.layouts[idx].items, text)
-                && let Some(ms) = self.instant(&fields)
-            {
+            if let Some(found) = self.parse_with(idx, text) {
                 self.last_good = idx;
                 self.misses = 0;
-                return Some((ms, end));
+                return Some(found);
             }
         }
         self.misses += 1;
         None
+    }
+
+    /// Parses with layout `idx`, reusing the cached head when the text starts with it.
+    fn parse_with(&mut self, idx: usize, text: &[u8]) -> Option<(i64, usize)> {
+        let layout = &self.layouts[idx];
+        let cached = self.head.as_ref().filter(|h| {
+            h.layout == idx && text.len() >= h.len && text[..h.len] == h.bytes[..h.len]
+        });
+        let (fields, end) = match cached {
+            Some(h) => {
+                let (fields, end, _) = match_items(
+                    &layout.items[layout.head..],
+                    text,
+                    h.fields,
+                    h.len,
+                    usize::MAX,
+                )?;
+                (fields, end)
+            }
+            None => {
+                let (fields, end, head) =
+                    match_items(&layout.items, text, Fields::default(), 0, layout.head)?;
+                if let Some((head_fields, len)) =
+                    head.filter(|&(_, len)| layout.cacheable && len <= HEAD_CACHE_BYTES)
+                {
+                    let mut bytes = [0; HEAD_CACHE_BYTES];
+                    bytes[..len].copy_from_slice(&text[..len]);
+                    self.head = Some(HeadCache {
+                        layout: idx,
+                        len,
+                        bytes,
+                        fields: head_fields,
+                    });
+                }
+                (fields, end)
+            }
+        };
+        let whole = Fields { nanos: 0, ..fields };
+        let ms = match self.last {
+            Some((f, ms)) if f == whole => ms,
+            _ => {
+                let ms = self.instant(&whole)?;
+                self.last = Some((whole, ms));
+                ms
+            }
+        };
+        Some((ms + i64::from(fields.nanos / 1_000_000), end))
     }
 
     /// The instant the fields name, completing a missing year or date from `now`.
@@ -427,11 +511,23 @@ impl Parser {
     }
 }
 
-/// Matches `items` at the start of `t`; the fields and the end position.
-fn match_layout(items: &[Item], t: &[u8]) -> Option<(Fields, usize)> {
-    let mut f = Fields::default();
-    let mut i = 0usize;
-    for item in items {
+/// What [`match_items`] returns: fields, end position, and fields and position at the head.
+type Matched = (Fields, usize, Option<(Fields, usize)>);
+
+/// Matches `items` in `t` from position `i` with fields `f` so far: the fields, the end
+/// position, and the fields and position when item `head` was reached (if it was).
+fn match_items(
+    items: &[Item],
+    t: &[u8],
+    mut f: Fields,
+    mut i: usize,
+    head: usize,
+) -> Option<Matched> {
+    let mut at_head = None;
+    for (k, item) in items.iter().enumerate() {
+        if k == head {
+            at_head = Some((f, i));
+        }
         match *item {
             Item::Lit(b) => {
                 if t.get(i) != Some(&b) {
@@ -554,7 +650,10 @@ fn match_layout(items: &[Item], t: &[u8]) -> Option<(Fields, usize)> {
             }
         }
     }
-    Some((f, i))
+    if head == items.len() {
+        at_head = Some((f, i));
+    }
+    Some((f, i, at_head))
 }
 
 /// `min..=max` ASCII digits as a number.

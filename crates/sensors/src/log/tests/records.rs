@@ -526,3 +526,123 @@ async fn samples_have_prometheus_names_and_units() {
     assert_eq!(h.monitor.kind(), "log");
     assert_eq!(h.monitor.name(), "test");
 }
+
+#[tokio::test]
+async fn a_huge_continuation_line_freezes_its_record_without_losing_the_next() {
+    let mut h = Harness::new(JAVA);
+    let mut data = b"2024-01-01 10:00:00,000 ERROR Big failure\n\tat ".to_vec();
+    data.resize(data.len() + (9 << 20), b'f');
+    data.extend_from_slice(b" NullPointerException\n2024-01-01 10:00:01,000 ERROR Next one\n2024-01-01 10:00:02,000 INFO x\n");
+    h.write("app.log", &data);
+    let o = h.check().await;
+    assert_eq!((fact(&o, "records"), fact(&o, "lines")), (2, 3));
+    // The literal in the cut-off tail is not seen; both ERROR records are.
+    assert_eq!((matches(&o, "npe"), matches(&o, "errors")), (0, 2));
+    assert!(
+        events(&o, "errors")[1]
+            .location
+            .as_deref()
+            .unwrap()
+            .ends_with(":3")
+    );
+}
+
+#[tokio::test]
+async fn ignore_case_applies_to_phrases_and_regexes() {
+    let mut h = Harness::new(
+        r#"
+paths = ["app.log"]
+timestamp = { format = "none" }
+[rules.phrase]
+match = "connection refused"
+ignore_case = true
+[rules.regex]
+regex = 'disk (full|quota)'
+ignore_case = true
+[rules.exact]
+match = "connection refused"
+"#,
+    );
+    h.write(
+        "app.log",
+        "CONNECTION REFUSED\nConnection Refused\nconnection refused\nDISK FULL\nDisk Quota\nfine\n",
+    );
+    let o = h.check().await;
+    assert_eq!(
+        (
+            matches(&o, "phrase"),
+            matches(&o, "regex"),
+            matches(&o, "exact")
+        ),
+        (3, 2, 1)
+    );
+    assert_eq!(fact(&o, "records_with_timestamp"), 0);
+}
+
+#[tokio::test]
+async fn presets_locate_and_zone_timestamps() {
+    let mut h = Harness::new(
+        r#"
+paths = ["access.log"]
+timestamp = { format = "clf" }
+[rules.server-errors]
+regex = '" 5\d\d '
+"#,
+    );
+    h.write(
+        "access.log",
+        "127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET /a HTTP/1.0\" 200 2326\n\
+         127.0.0.1 - - [10/Oct/2000:13:56:00 -0700] \"GET /b HTTP/1.0\" 503 12\n",
+    );
+    let o = h.check().await;
+    assert_eq!(
+        (
+            fact(&o, "records_with_timestamp"),
+            matches(&o, "server-errors")
+        ),
+        (2, 1)
+    );
+    assert_eq!(
+        events(&o, "server-errors")[0].time.to_string(),
+        "2000-10-10T20:56:00.000Z"
+    );
+    // The grouping key drops the bracketed timestamp.
+    assert_eq!(
+        section(&o, "server_errors").groups[0].message,
+        "127.0.0.1 - -  \"GET /b HTTP/1.0\" 503 12"
+    );
+
+    let mut h = Harness::new(
+        r#"
+paths = ["app.log"]
+timestamp = { format = "%Y-%m-%d %H:%M:%S", timezone = "America/New_York" }
+[rules.e]
+match = "E"
+"#,
+    );
+    h.write(
+        "app.log",
+        "2024-07-04 12:00:00 E summer\n2024-12-24 12:00:00 E winter\n",
+    );
+    let o = h.check().await;
+    let times: Vec<String> = o.events.iter().map(|e| e.time.to_string()).collect();
+    assert_eq!(
+        times,
+        ["2024-07-04T16:00:00.000Z", "2024-12-24T17:00:00.000Z"]
+    );
+}
+
+#[tokio::test]
+async fn a_file_named_twice_is_read_once() {
+    let mut h = Harness::new(
+        "paths = [\"logs/a.log\", \"logs/*.log\", \"link.log\"]\n[rules.e]\nmatch = \"E\"",
+    );
+    fs::create_dir(h.path("logs")).unwrap();
+    h.write("logs/a.log", "E 1\nE 2\n");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(h.path("logs/a.log"), h.path("link.log")).unwrap();
+    #[cfg(not(unix))]
+    h.write("link.log", "");
+    let o = h.check().await;
+    assert_eq!((fact(&o, "records"), matches(&o, "e")), (2, 2));
+}

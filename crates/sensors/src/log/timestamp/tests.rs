@@ -164,3 +164,33 @@ fn civil_round_trip() {
         assert_eq!(days_from_civil(y, m, dd), d);
     }
 }
+
+#[test]
+fn the_head_cache_never_changes_a_result() {
+    // Consecutive records in the same second reuse the parsed head; each result must equal a
+    // fresh parse.
+    let texts = [
+        "2024-01-01 10:00:00,100 a",
+        "2024-01-01 10:00:00,250 b",
+        "2024-01-01 10:00:00 no fraction",
+        "2024-01-01 10:00:01,000 c",
+        "2024-01-01 10:00:01.5+01:00 d",
+        "2024-01-01 10:00:01,5 e",
+        "2024-01-01 10:00:0 broken",
+        "2024-01-01 10:00:01,7 f",
+    ];
+    let mut cached = parser("iso8601", "Europe/Amsterdam");
+    for t in texts {
+        let fresh = parser("iso8601", "Europe/Amsterdam").parse(t.as_bytes());
+        assert_eq!(cached.parse(t.as_bytes()), fresh, "{t}");
+    }
+    let mut cached = parser("%d/%m/%Y %H:%M:%S %d", "UTC");
+    for t in [
+        "01/02/2024 10:00:00 1",
+        "01/02/2024 10:00:00 12",
+        "01/02/2024 10:00:00 1x",
+    ] {
+        let fresh = parser("%d/%m/%Y %H:%M:%S %d", "UTC").parse(t.as_bytes());
+        assert_eq!(cached.parse(t.as_bytes()), fresh, "{t}");
+    }
+}
