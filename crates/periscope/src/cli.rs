@@ -8,7 +8,11 @@ use crate::run::Mode;
 
 /// Periscope watches logs, commands and services, and tells people what happened.
 #[derive(Debug, Parser)]
-#[command(name = "periscope", version, about, long_about = None, after_help = "Examples:\n  periscope demo                      # see it work, nothing to set up\n  periscope check-config              # validate ./periscope.toml\n  periscope run --mode report         # check everything once, e-mail the summary\n  periscope serve                     # run monitors on their schedules")]
+#[command(
+    name = "periscope",
+    version,
+    after_help = "Examples:\n  periscope demo                      # see it work, nothing to set up\n  periscope check-config              # validate ./periscope.toml\n  periscope run --mode report         # check everything once, e-mail the summary\n  periscope serve                     # run monitors on their schedules"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -95,9 +99,11 @@ pub enum Command {
         dir: Option<PathBuf>,
     },
 
-    /// Parse Nagios plugin output (from FILE or stdin) and print summary, long text, perfdata
-    /// and the status each value's thresholds imply, as JSON; exits 1 if any perfdata item is
-    /// malformed (each problem names its line, column and item).
+    /// Parse Nagios plugin output and print it as JSON, with the status its thresholds imply.
+    ///
+    /// Reads FILE or stdin. Prints summary, long text, perfdata values with their ranges, the
+    /// status each value's own warn/crit thresholds imply, and every malformed item with its
+    /// line and column; exits 1 if there is any.
     #[command(
         after_help = "Example:\n  /usr/lib/nagios/plugins/check_load -w 5,4,3 -c 10,8,6 | periscope check-perfdata"
     )]
@@ -138,4 +144,36 @@ pub enum OutputFormat {
     Text,
     /// The full result as JSON.
     Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn every_command_explains_itself_with_an_example() {
+        fn walk(cmd: &clap::Command, path: &str) {
+            let name = format!("{path} {}", cmd.get_name());
+            if cmd.get_name() != "help" {
+                assert!(cmd.get_about().is_some(), "`{name}` has no description");
+                let after = cmd
+                    .get_after_help()
+                    .map(|h| h.to_string())
+                    .unwrap_or_default();
+                if !cmd.has_subcommands() {
+                    assert!(
+                        after.contains("Example"),
+                        "`{name} --help` shows no example"
+                    );
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &name);
+            }
+        }
+        Cli::command().debug_assert();
+        walk(&Cli::command(), "");
+    }
 }

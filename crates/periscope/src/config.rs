@@ -55,7 +55,7 @@ pub struct Config {
     pub email: Option<report::SmtpSettings>,
     /// Recipients for `--mode alerts`.
     pub alert_recipients: Vec<String>,
-    /// Every monitor, enabled or not, in name order.
+    /// Every monitor, enabled or not, in the order the files define them.
     pub monitors: Vec<MonitorEntry>,
 }
 

@@ -121,6 +121,31 @@ impl Drop for CancelOnDrop {
 /// would be retried from the same offset forever.
 const READ_BUDGET_SHARE: u32 = 2;
 
+/// Plans to make before giving up when files keep changing identity while looked at.
+const PLAN_ATTEMPTS: usize = 3;
+
+/// Finds the files and plans the reads, again if a rotation happened in between.
+fn plan_with_retries(c: &Compiled, prev: &State) -> Result<files::Plan, MonitorError> {
+    for _ in 0..PLAN_ATTEMPTS {
+        let found = files::discover(&c.paths, c.allow_missing)?;
+        match files::plan(found, prev) {
+            Ok(plan) => return Ok(plan),
+            Err(files::PlanError::Changed) => continue,
+            Err(files::PlanError::Failed(e)) => return Err(e),
+        }
+    }
+    Err(MonitorError::new(format!(
+        "files kept changing while being looked at ({PLAN_ATTEMPTS} attempts); rotating too often?"
+    )))
+}
+
+fn start_of(task: &files::Task) -> Position {
+    Position {
+        offset: task.offset,
+        line: task.line,
+    }
+}
+
 /// One check, synchronously (file I/O blocks).
 fn check_blocking(
     c: &Compiled,
@@ -142,8 +167,7 @@ fn check_blocking(
             State::new()
         }
     };
-    let found = files::discover(&c.paths, c.allow_missing)?;
-    let plan = files::plan(found, &prev)?;
+    let plan = plan_with_retries(c, &prev)?;
     tally.notes.extend(plan.notes);
 
     let ts = &c.timestamp;
@@ -157,63 +181,52 @@ fn check_blocking(
     let mut scanner = Scanner::new(&c.matcher, c.record_start.as_ref(), Some(stamper));
     let mut next = State::new();
     let mut out_of_time = false;
-    for mut task in plan.tasks {
-        let id = task.id;
-        let start = Position {
-            offset: task.offset,
-            line: task.line,
-        };
-        let keep_unread = |next: &mut State, task: &files::Task| {
-            next.files.push(Cursor {
-                path: task.path.clone(),
-                dev: id.0,
-                ino: id.1,
-                offset: task.offset,
-                line: task.line,
-                size: task.size,
-                fp_len: task.fp.map_or(0, |f| f.0),
-                fp: task.fp.map_or(0, |f| f.1),
-            });
-        };
+    for task in plan.tasks {
+        let path_text = task.path.display().to_string();
         if out_of_time {
             tally.backlog += task.size.saturating_sub(task.offset);
-            keep_unread(&mut next, &task);
+            next.files.push(task.unchanged());
             continue;
         }
-        let path_text = task.path.display().to_string();
+        let Some((mut file, meta)) = files::open_same(&task.path, task.id)? else {
+            // Rotated between planning and now: leave it as it was for the next check, which
+            // sees the rotation whole.
+            tally.notes.push(format!(
+                "{path_text}: changed while being checked; read next time"
+            ));
+            next.files.push(task.unchanged());
+            continue;
+        };
         let read_error =
             |e: std::io::Error| MonitorError::new(format!("cannot read {path_text}: {e}"));
-        task.file
-            .seek(SeekFrom::Start(task.offset))
+        file.seek(SeekFrom::Start(task.offset))
             .map_err(read_error)?;
+        let (size, mtime) = (meta.len(), files::mtime(&meta));
         // `flush_after = "0s"` means "finished files": no clock comparison, which could fail
         // when the file's clock (a share) runs ahead of ours.
         let quiet = c.flush_after_ms == 0
-            || task
-                .mtime
-                .is_some_and(|m| ctx.now.millis_since(m) >= c.flush_after_ms);
+            || mtime.is_some_and(|m| ctx.now.millis_since(m) >= c.flush_after_ms);
         let flush = if task.is_final() {
             Flush::Always
         } else if quiet {
-            Flush::IfEndsAt(task.size)
+            Flush::IfEndsAt(size)
         } else {
             Flush::No
         };
         tally.path.clone_from(&path_text);
         let mut stop = || cancelled.load(Ordering::Relaxed) || started.elapsed() >= budget;
         let end = scanner
-            .scan(&mut task.file, start, flush, &mut stop, &mut tally)
+            .scan(&mut file, start_of(&task), flush, &mut stop, &mut tally)
             .map_err(read_error)?;
         if cancelled.load(Ordering::Relaxed) {
             return Err(MonitorError::new("log check cancelled"));
         }
         tally.files += 1;
         tally.bytes += end.next.offset.saturating_sub(task.offset);
-        let size_now = task
-            .file
+        let size_now = file
             .metadata()
             .map(|m| m.len())
-            .unwrap_or(task.size)
+            .unwrap_or(size)
             .max(end.next.offset);
         tally.backlog += size_now - end.next.offset;
         match task.why {
@@ -239,16 +252,15 @@ fn check_blocking(
         }
         // A rotated-away file outside the configured set is forgotten once finished, unless it
         // was written to recently: the application may not have reopened its log yet.
-        let recently_written = !quiet;
-        if task.in_set || !end.complete || recently_written {
+        if task.in_set || !end.complete || !quiet {
             let fp = match task.fp {
                 Some(fp) if fp.0 >= files::FP_LEN => fp,
-                _ => files::fingerprint(&mut task.file, size_now).map_err(read_error)?,
+                _ => files::fingerprint(&mut file, size_now).map_err(read_error)?,
             };
             next.files.push(Cursor {
                 path: task.path.clone(),
-                dev: id.0,
-                ino: id.1,
+                dev: task.id.0,
+                ino: task.id.1,
                 offset: end.next.offset,
                 line: end.next.line,
                 size: size_now,

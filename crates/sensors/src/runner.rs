@@ -163,15 +163,20 @@ fn panic_message(payload: Box<dyn Any + Send>) -> String {
     }
 }
 
-/// `1s`, `1.5s`, `250ms`: short and exact enough for a summary line.
+/// `250ms`, `1.5s`, `45s`, `5m`, `2h`, `90m`: short and exact enough for a summary line, in
+/// the same notation the config uses.
 pub fn human_duration(d: Duration) -> String {
     let ms = d.as_millis();
     if ms < 1000 {
         format!("{ms}ms")
-    } else if ms.is_multiple_of(1000) {
-        format!("{}s", ms / 1000)
-    } else {
+    } else if !ms.is_multiple_of(1000) {
         format!("{:.1}s", d.as_secs_f64())
+    } else if ms.is_multiple_of(3_600_000) {
+        format!("{}h", ms / 3_600_000)
+    } else if ms.is_multiple_of(60_000) {
+        format!("{}m", ms / 60_000)
+    } else {
+        format!("{}s", ms / 1000)
     }
 }
 

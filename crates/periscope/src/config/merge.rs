@@ -22,8 +22,9 @@ pub fn merge_tables<'i>(base: &mut DeTable<'i>, overlay: DeTable<'i>) {
             {
                 merge_tables(b, o);
             }
+        } else if let Some(slot) = base.get_mut(key.get_ref().as_ref()) {
+            *slot = value; // in place: the key keeps its position in the file's order
         } else {
-            base.remove(key.get_ref().as_ref());
             base.insert(key, value);
         }
     }

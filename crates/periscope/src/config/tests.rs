@@ -95,6 +95,29 @@ fn env_overlay_disables_a_monitor_and_overrides_settings() {
 }
 
 #[test]
+fn monitors_keep_the_order_the_file_gives_them() {
+    let text = "[monitor.zeta]\nkind = \"command\"\ncommand = [\"true\"]\n\
+                [monitor.alpha]\nkind = \"command\"\ncommand = [\"true\"]\n\
+                [monitor.mid]\nkind = \"command\"\ncommand = [\"true\"]\n";
+    let overlay = "[monitor.zeta]\ncommand = [\"false\"]\n";
+    let (_d, config) = load_files(
+        &[("periscope.toml", text), ("periscope.test.toml", overlay)],
+        Some("test"),
+    );
+    let names: Vec<_> = config
+        .unwrap()
+        .monitors
+        .iter()
+        .map(|m| m.name.clone())
+        .collect();
+    assert_eq!(
+        names,
+        ["zeta", "alpha", "mid"],
+        "reports list monitors as the config does"
+    );
+}
+
+#[test]
 fn includes_add_monitors_from_globs() {
     let main = "[periscope]\ninclude = [\"monitors/*.toml\"]\n";
     let a = "[monitor.a]\nkind = \"log\"\npaths = [\"a.log\"]\n";

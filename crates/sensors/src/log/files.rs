@@ -16,9 +16,14 @@
 //!   the offset. The truncated file is then read from 0.
 //! - **Truncate to zero / delete and recreate**: the file is read from 0; lines written to the old
 //!   content after the last check cannot be recovered and a note says so.
-//! - **New file in a glob**: read from 0.
+//! - **New file in a glob**, and every file on the very first check: read from 0.
 //! - **Inode changed, content the same** (some SMB mounts renumber inodes on remount): the file at
 //!   the same path with the same fingerprint continues at the saved offset.
+//!
+//! Files are not held open between looks: discovery only stats them (a glob over thousands of
+//! old logs must not use thousands of descriptors); each is opened when read and its identity
+//! checked again, and planning starts over if a rotation slipped in between. Where an
+//! unfinished end (a line without its newline) stops is decided in `scan.rs`.
 //!
 //! Nothing here writes: files are opened read-only and the new cursors travel in the
 //! observation's `next_state`, saved by the runner only after the run's outputs are written.
@@ -87,13 +92,12 @@ impl State {
     }
 }
 
-/// A file found through the configured paths, opened.
+/// A file found through the configured paths (not held open: a glob over a directory of
+/// thousands of old logs must not use thousands of descriptors).
 pub(crate) struct Found {
     pub path: PathBuf,
-    pub file: File,
     pub id: (u64, u64),
     pub size: u64,
-    pub mtime: Option<Timestamp>,
 }
 
 /// Why a file is read from where it is.
@@ -114,10 +118,8 @@ pub(crate) enum Why {
 /// One file to read in this check.
 pub(crate) struct Task {
     pub path: PathBuf,
-    pub file: File,
     pub id: (u64, u64),
     pub size: u64,
-    pub mtime: Option<Timestamp>,
     pub offset: u64,
     pub line: u64,
     /// The fingerprint still valid for this content, if any.
@@ -132,6 +134,20 @@ impl Task {
     pub fn is_final(&self) -> bool {
         matches!(self.why, Why::RotatedAway | Why::Copy)
     }
+
+    /// The cursor that leaves this file as it was (a task that was not run).
+    pub fn unchanged(&self) -> Cursor {
+        Cursor {
+            path: self.path.clone(),
+            dev: self.id.0,
+            ino: self.id.1,
+            offset: self.offset,
+            line: self.line,
+            size: self.size,
+            fp_len: self.fp.map_or(0, |f| f.0),
+            fp: self.fp.map_or(0, |f| f.1),
+        }
+    }
 }
 
 /// The reads of one check, older content first, and notes for the details.
@@ -140,7 +156,21 @@ pub(crate) struct Plan {
     pub notes: Vec<String>,
 }
 
-fn io_error(what: &str, path: &Path, e: &io::Error) -> MonitorError {
+/// Why planning failed.
+pub(crate) enum PlanError {
+    /// A file changed identity between two looks (a rotation during the check): plan again.
+    Changed,
+    /// A file or directory could not be read.
+    Failed(MonitorError),
+}
+
+impl From<MonitorError> for PlanError {
+    fn from(e: MonitorError) -> Self {
+        PlanError::Failed(e)
+    }
+}
+
+pub(crate) fn io_error(what: &str, path: &Path, e: &io::Error) -> MonitorError {
     MonitorError::new(format!("cannot {what} {}: {e}", path.display()))
 }
 
@@ -158,7 +188,8 @@ fn identity(meta: &Metadata) -> (u64, u64) {
     }
 }
 
-fn mtime(meta: &Metadata) -> Option<Timestamp> {
+/// Modification time.
+pub(crate) fn mtime(meta: &Metadata) -> Option<Timestamp> {
     let t = meta.modified().ok()?;
     let ms = match t.duration_since(std::time::UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_millis()).ok()?,
@@ -167,10 +198,9 @@ fn mtime(meta: &Metadata) -> Option<Timestamp> {
     Some(Timestamp(ms))
 }
 
-/// Opens a regular file read-only; `Ok(None)` when the path is not a regular file.
-fn open(path: &Path) -> Result<Option<Found>, MonitorError> {
-    let file = File::open(path).map_err(|e| io_error("open", path, &e))?;
-    let meta = file.metadata().map_err(|e| io_error("stat", path, &e))?;
+/// A regular file's identity and size; `Ok(None)` when the path is something else.
+fn stat(path: &Path) -> Result<Option<Found>, MonitorError> {
+    let meta = fs::metadata(path).map_err(|e| io_error("open", path, &e))?;
     if !meta.is_file() {
         return Ok(None);
     }
@@ -178,9 +208,21 @@ fn open(path: &Path) -> Result<Option<Found>, MonitorError> {
         path: path.to_path_buf(),
         id: identity(&meta),
         size: meta.len(),
-        mtime: mtime(&meta),
-        file,
     }))
+}
+
+/// Opens `path` read-only if it still is the file `id` names: `Ok(None)` when a rotation put
+/// another file there since it was looked at.
+pub(crate) fn open_same(
+    path: &Path,
+    id: (u64, u64),
+) -> Result<Option<(File, Metadata)>, MonitorError> {
+    let file = File::open(path).map_err(|e| io_error("open", path, &e))?;
+    let meta = file.metadata().map_err(|e| io_error("stat", path, &e))?;
+    if id != (0, 0) && identity(&meta) != id {
+        return Ok(None);
+    }
+    Ok(Some((file, meta)))
 }
 
 /// The directory a glob pattern starts in: its components before the first one with a
@@ -196,7 +238,7 @@ fn glob_root(pattern: &Path) -> PathBuf {
     root
 }
 
-/// Every file the configured paths name now, opened, each once (by identity).
+/// Every file the configured paths name now, each once (by identity).
 pub(crate) fn discover(
     specs: &[PathSpec],
     allow_missing: bool,
@@ -215,13 +257,19 @@ pub(crate) fn discover(
             })?;
             for entry in paths {
                 let path = entry.map_err(|e| io_error("read", e.path(), e.error()))?;
-                if let Some(found) = open(&path)? {
-                    matched += 1;
-                    push_unique(&mut out, found);
+                match stat(&path) {
+                    Ok(Some(found)) => {
+                        matched += 1;
+                        push_unique(&mut out, found);
+                    }
+                    Ok(None) => {}
+                    // Gone between the directory listing and the stat: rotated right now.
+                    Err(_) if !path.exists() => {}
+                    Err(e) => return Err(e),
                 }
             }
         } else {
-            match open(&spec.resolved) {
+            match stat(&spec.resolved) {
                 Ok(Some(found)) => push_unique(&mut out, found),
                 Ok(None) => {
                     return Err(MonitorError::new(format!(
@@ -281,26 +329,29 @@ fn read_prefix(file: &mut File, n: u64) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// The fingerprint of a file as it is now: `(len, hash)`.
+/// The fingerprint of an open file as it is now: `(len, hash)`.
 pub(crate) fn fingerprint(file: &mut File, size: u64) -> io::Result<(u64, u64)> {
     let bytes = read_prefix(file, size.min(FP_LEN))?;
     Ok((bytes.len() as u64, fnv1a(&bytes)))
 }
 
-/// Whether `file` starts with the bytes `c` fingerprinted.
-fn same_start(file: &mut File, size: u64, c: &Cursor) -> io::Result<bool> {
+/// Whether file `f` starts with the bytes `c` fingerprinted.
+fn same_start(f: &Found, c: &Cursor) -> Result<bool, PlanError> {
     if c.fp_len == 0 {
         return Ok(true);
     }
-    if size < c.fp_len {
+    if f.size < c.fp_len {
         return Ok(false);
     }
-    let bytes = read_prefix(file, c.fp_len)?;
+    let Some((mut file, _)) = open_same(&f.path, f.id)? else {
+        return Err(PlanError::Changed);
+    };
+    let bytes = read_prefix(&mut file, c.fp_len).map_err(|e| io_error("read", &f.path, &e))?;
     Ok(bytes.len() as u64 == c.fp_len && fnv1a(&bytes) == c.fp)
 }
 
 /// Plans the reads of one check from the files found and the previous cursors.
-pub(crate) fn plan(mut found: Vec<Found>, prev: &State) -> Result<Plan, MonitorError> {
+pub(crate) fn plan(found: Vec<Found>, prev: &State) -> Result<Plan, PlanError> {
     let mut taken = vec![false; found.len()];
     let mut current: Vec<Option<Task>> = (0..found.len()).map(|_| None).collect();
     let mut older = Vec::new();
@@ -313,59 +364,52 @@ pub(crate) fn plan(mut found: Vec<Found>, prev: &State) -> Result<Plan, MonitorE
             .enumerate()
             .position(|(i, f)| !taken[i] && f.id == (c.dev, c.ino) && f.id != (0, 0));
         if let Some(i) = same_id {
-            let f = &mut found[i];
-            let intact =
-                same_start(&mut f.file, f.size, c).map_err(|e| io_error("read", &f.path, &e))?;
+            let f = &found[i];
             taken[i] = true;
-            if intact && f.size >= c.offset {
-                current[i] = Some(task_from(f, c, Why::Continue, true)?);
+            if same_start(f, c)? && f.size >= c.offset {
+                current[i] = Some(task_from(f, c, Why::Continue, true));
                 continue;
             }
             // Truncated or rewritten in place: finish the copy if one was kept, then start over.
-            let path = f.path.clone();
             if c.offset > 0 {
-                match find_copy(c, &path, &mut found, &mut taken, &cursor_ids)? {
+                match find_copy(c, &f.path, &found, &mut taken, &cursor_ids)? {
                     Some(Located::InSet(j)) => {
-                        current[j] = Some(task_from(&found[j], c, Why::Copy, true)?);
+                        current[j] = Some(task_from(&found[j], c, Why::Copy, true));
                     }
                     Some(Located::Outside(copy)) => {
-                        older.push(task_from(&copy, c, Why::Copy, false)?)
+                        older.push(task_from(&copy, c, Why::Copy, false));
                     }
                     None => notes.push(format!(
                         "{} was truncated or rewritten and no copy of it was found next to it: \
                          lines written after the previous check (offset {}) may be missing",
-                        path.display(),
+                        f.path.display(),
                         c.offset
                     )),
                 }
             }
-            let f = &found[i];
             current[i] = Some(Task {
                 offset: 0,
                 line: 0,
                 fp: None,
-                why: Why::Truncated,
-                ..task_from(f, c, Why::Truncated, true)?
+                ..task_from(f, c, Why::Truncated, true)
             });
             continue;
         }
         // The file is no longer in the set: renamed away by a rotation, or deleted.
         if let Some(f) = find_by_identity(c)? {
-            older.push(task_from(&f, c, Why::RotatedAway, false)?);
+            older.push(task_from(&f, c, Why::RotatedAway, false));
             continue;
         }
         let same_path = found.iter().position(|f| f.path == c.path);
         if let Some(i) = same_path.filter(|&i| !taken[i] && !cursor_ids.contains(&found[i].id)) {
-            let f = &mut found[i];
-            let same =
-                same_start(&mut f.file, f.size, c).map_err(|e| io_error("read", &f.path, &e))?;
-            if same && c.fp_len > 0 && f.size >= c.offset {
+            let f = &found[i];
+            if c.fp_len > 0 && f.size >= c.offset && same_start(f, c)? {
                 // Same content under a new inode number (e.g. a network share remounted).
                 taken[i] = true;
-                current[i] = Some(task_from(f, c, Why::Continue, true)?);
+                current[i] = Some(task_from(f, c, Why::Continue, true));
                 continue;
             }
-            if c.size > c.offset || c.offset > 0 {
+            if c.offset > 0 {
                 notes.push(format!(
                     "{} was replaced and its previous file was not found next to it: \
                      lines written to it after the previous check (offset {}) may be missing",
@@ -384,45 +428,32 @@ pub(crate) fn plan(mut found: Vec<Found>, prev: &State) -> Result<Plan, MonitorE
 
     let mut tasks = older;
     for (i, f) in found.into_iter().enumerate() {
-        let task = match current[i].take() {
-            Some(t) => Task { file: f.file, ..t },
-            None => Task {
-                path: f.path,
-                file: f.file,
-                id: f.id,
-                size: f.size,
-                mtime: f.mtime,
-                offset: 0,
-                line: 0,
-                fp: None,
-                why: Why::New,
-                in_set: true,
-            },
-        };
-        tasks.push(task);
+        tasks.push(current[i].take().unwrap_or(Task {
+            path: f.path,
+            id: f.id,
+            size: f.size,
+            offset: 0,
+            line: 0,
+            fp: None,
+            why: Why::New,
+            in_set: true,
+        }));
     }
     Ok(Plan { tasks, notes })
 }
 
-/// A task for `f` continuing cursor `c` (the file handle is re-attached by the caller when `f`
-/// stays in the found list).
-fn task_from(f: &Found, c: &Cursor, why: Why, in_set: bool) -> Result<Task, MonitorError> {
-    let file = f
-        .file
-        .try_clone()
-        .map_err(|e| io_error("open", &f.path, &e))?;
-    Ok(Task {
+/// A task for `f` continuing cursor `c`.
+fn task_from(f: &Found, c: &Cursor, why: Why, in_set: bool) -> Task {
+    Task {
         path: f.path.clone(),
-        file,
         id: f.id,
         size: f.size,
-        mtime: f.mtime,
         offset: c.offset,
         line: c.line,
         fp: (c.fp_len > 0).then_some((c.fp_len, c.fp)),
         why,
         in_set,
-    })
+    }
 }
 
 enum Located {
@@ -457,15 +488,15 @@ fn siblings(path: &Path) -> Vec<PathBuf> {
 fn find_copy(
     c: &Cursor,
     path: &Path,
-    found: &mut [Found],
+    found: &[Found],
     taken: &mut [bool],
     cursor_ids: &[(u64, u64)],
-) -> Result<Option<Located>, MonitorError> {
-    for (j, f) in found.iter_mut().enumerate() {
+) -> Result<Option<Located>, PlanError> {
+    for (j, f) in found.iter().enumerate() {
         if taken[j] || cursor_ids.contains(&f.id) || f.size < c.offset {
             continue;
         }
-        if same_start(&mut f.file, f.size, c).map_err(|e| io_error("read", &f.path, &e))? {
+        if same_start(f, c)? {
             taken[j] = true;
             return Ok(Some(Located::InSet(j)));
         }
@@ -483,11 +514,12 @@ fn find_copy(
         if !sibling.starts_with(&stem) || found.iter().any(|f| f.path == p) {
             continue;
         }
-        let Ok(Some(mut f)) = open(&p) else { continue };
+        let Ok(Some(f)) = stat(&p) else { continue };
         if f.id == (c.dev, c.ino) || f.size < c.offset {
             continue;
         }
-        if same_start(&mut f.file, f.size, c).unwrap_or(false) {
+        // A sibling that changes under us is not the copy we are looking for.
+        if matches!(same_start(&f, c), Ok(true)) {
             return Ok(Some(Located::Outside(f)));
         }
     }
@@ -496,26 +528,25 @@ fn find_copy(
 
 /// The file `c` describes, looked up by identity next to its old path (where rotations leave
 /// it), if it still starts with the same bytes.
-fn find_by_identity(c: &Cursor) -> Result<Option<Found>, MonitorError> {
+fn find_by_identity(c: &Cursor) -> Result<Option<Found>, PlanError> {
     if (c.dev, c.ino) == (0, 0) {
         return Ok(None);
     }
     for p in siblings(&c.path) {
         #[cfg(unix)]
         {
-            // Compare the inode from a stat that does not follow links before opening anything.
+            // Compare the inode from a stat that does not follow links before anything else.
             use std::os::unix::fs::MetadataExt;
             match fs::symlink_metadata(&p) {
                 Ok(m) if m.is_file() && m.ino() == c.ino && m.dev() == c.dev => {}
                 _ => continue,
             }
         }
-        let Ok(Some(mut f)) = open(&p) else { continue };
+        let Ok(Some(f)) = stat(&p) else { continue };
         if f.id != (c.dev, c.ino) {
             continue;
         }
-        let same = same_start(&mut f.file, f.size, c).map_err(|e| io_error("read", &f.path, &e))?;
-        return Ok((same && f.size >= c.offset).then_some(f));
+        return Ok((same_start(&f, c)? && f.size >= c.offset).then_some(f));
     }
     Ok(None)
 }

@@ -84,8 +84,30 @@ pub(crate) struct Record<'a> {
 pub(crate) trait Sink {
     /// A record that may match (or must be looked at for its timestamp).
     fn record(&mut self, rec: &Record<'_>);
-    /// `n` single-line records with no literal and no timestamp: only counted.
-    fn plain(&mut self, n: u64);
+    /// `n` single-line records without a literal: only counted, with the span of the
+    /// timestamps `times` found among them.
+    fn plain(&mut self, n: u64, times: &Times);
+}
+
+/// How many timestamps were seen, and their range.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Times {
+    pub count: u64,
+    pub min: i64,
+    pub max: i64,
+}
+
+impl Times {
+    #[inline]
+    pub fn add(&mut self, t: i64) {
+        if self.count == 0 {
+            (self.min, self.max) = (t, t);
+        } else {
+            self.min = self.min.min(t);
+            self.max = self.max.max(t);
+        }
+        self.count += 1;
+    }
 }
 
 /// Finds record timestamps: an optional locating regex, then the layout parser.
@@ -361,8 +383,11 @@ impl<'c> Scanner<'c> {
             matcher.candidate_lines(&self.buf, start, end, &mut self.hits);
         }
         let timestamps = self.stamper.as_ref().is_some_and(|s| s.parser.active());
-        if self.record_start.is_none() && !timestamps && !matcher.checks_every_record() {
+        let single = self.record_start.is_none() && !matcher.checks_every_record();
+        if single && !timestamps {
             self.count_between_hits(c, start, end, sink);
+        } else if single {
+            self.time_between_hits(c, start, end, sink);
         } else {
             let hits = std::mem::take(&mut self.hits);
             let mut next_hit = hits.iter().copied().peekable();
@@ -381,6 +406,39 @@ impl<'c> Scanner<'c> {
         c.pos = end;
     }
 
+    /// Single-line records with timestamps: lines holding a literal become records, the others
+    /// only have their timestamp parsed and are counted in bulk.
+    fn time_between_hits<S: Sink>(
+        &mut self,
+        c: &mut Cursor,
+        start: usize,
+        end: usize,
+        sink: &mut S,
+    ) {
+        let mut times = Times::default();
+        let mut plain = 0;
+        let mut next_hit = 0;
+        let mut ls = start;
+        while let Some(i) = memchr(b'\n', &self.buf[ls..end]) {
+            let le = ls + i;
+            let ce = trim_cr(&self.buf, ls, le);
+            if self.hits.get(next_hit) == Some(&ls) {
+                next_hit += 1;
+                self.line(c, ls, ce, c.base + ls as u64, false, true, sink);
+            } else {
+                if let Some(stamper) = self.stamper.as_mut()
+                    && let (Some(t), _) = stamper.stamp(&self.buf[ls..ce])
+                {
+                    times.add(t);
+                }
+                plain += 1;
+                c.line_no += 1;
+            }
+            ls = le + 1;
+        }
+        sink.plain(plain, &times);
+    }
+
     /// Single-line records without timestamps: only lines holding a literal become records;
     /// the lines between are counted in bulk.
     fn count_between_hits<S: Sink>(
@@ -394,7 +452,7 @@ impl<'c> Scanner<'c> {
         for k in 0..self.hits.len() {
             let ls = self.hits[k];
             let skipped = memchr_iter(b'\n', &self.buf[at..ls]).count() as u64;
-            sink.plain(skipped);
+            sink.plain(skipped, &Times::default());
             c.line_no += skipped;
             let le = ls + memchr(b'\n', &self.buf[ls..end]).expect("a hit lies in a complete line");
             let ce = trim_cr(&self.buf, ls, le);
@@ -412,7 +470,7 @@ impl<'c> Scanner<'c> {
             at = le + 1;
         }
         let rest = memchr_iter(b'\n', &self.buf[at..end]).count() as u64;
-        sink.plain(rest);
+        sink.plain(rest, &Times::default());
         c.line_no += rest;
     }
 

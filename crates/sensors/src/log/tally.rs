@@ -26,7 +26,7 @@ use model::{
 
 use super::Compiled;
 use super::rules::Scratch;
-use super::scan::{Record, Sink};
+use super::scan::{Record, Sink, Times};
 
 /// Distinct messages tracked per rule; later new ones are counted together.
 pub(crate) const MAX_GROUPS: usize = 1000;
@@ -373,9 +373,14 @@ impl Sink for Tally<'_> {
     }
 
     #[inline]
-    fn plain(&mut self, n: u64) {
+    fn plain(&mut self, n: u64, times: &Times) {
         self.records += n;
         self.lines += n;
+        if times.count > 0 {
+            self.with_time += times.count;
+            self.first = Some(self.first.map_or(times.min, |f| f.min(times.min)));
+            self.last = Some(self.last.map_or(times.max, |l| l.max(times.max)));
+        }
     }
 }
 

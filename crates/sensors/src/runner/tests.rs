@@ -156,4 +156,8 @@ fn human_durations() {
     assert_eq!(human_duration(Duration::from_millis(250)), "250ms");
     assert_eq!(human_duration(Duration::from_secs(1)), "1s");
     assert_eq!(human_duration(Duration::from_millis(1500)), "1.5s");
+    assert_eq!(human_duration(Duration::from_secs(45)), "45s");
+    assert_eq!(human_duration(Duration::from_secs(300)), "5m");
+    assert_eq!(human_duration(Duration::from_secs(5400)), "90m");
+    assert_eq!(human_duration(Duration::from_secs(7200)), "2h");
 }
