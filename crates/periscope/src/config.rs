@@ -7,6 +7,7 @@
 mod errors;
 mod locate;
 mod merge;
+mod monitors;
 mod schema;
 mod sources;
 
@@ -24,12 +25,8 @@ pub use errors::{ConfigError, ConfigErrors};
 pub use schema::{SnapshotFormat, SnapshotNaming};
 
 use crate::schedule::Schedule;
-use crate::wire::{self, SettingsError};
 use errors::suggest_field;
-use schema::{
-    AlertsSection, COMMON_MONITOR_KEYS, EmailSection, GeneralSection, MonitorCommon, OutputSection,
-    SECTIONS,
-};
+use schema::{AlertsSection, EmailSection, GeneralSection, OutputSection, SECTIONS};
 use sources::Sources;
 
 /// Named defaults (see `config/periscope.toml`).
@@ -482,13 +479,13 @@ fn build(
         match value.get_ref() {
             DeValue::Table(list) => {
                 for (name, value) in list.iter() {
-                    let ctx = MonitorDefaults {
+                    let ctx = monitors::MonitorDefaults {
                         timezone: &timezone,
                         interval: default_interval,
                         timeout: default_timeout,
                         base_dir,
                     };
-                    if let Some(m) = monitor(sources, root, name, value, &ctx, errors) {
+                    if let Some(m) = monitors::monitor(sources, root, name, value, &ctx, errors) {
                         monitors.push(m);
                     }
                 }
@@ -645,185 +642,6 @@ fn email_settings(
             .timeout
             .and_then(|d| Duration::try_from(d).ok())
             .unwrap_or(Duration::from_secs(30)),
-    })
-}
-
-struct MonitorDefaults<'a> {
-    timezone: &'a TimeZone,
-    interval: Duration,
-    timeout: Duration,
-    base_dir: &'a Path,
-}
-
-fn monitor(
-    sources: &Sources,
-    root: &Spanned<DeValue<'_>>,
-    name: &Spanned<std::borrow::Cow<'_, str>>,
-    value: &Spanned<DeValue<'_>>,
-    defaults: &MonitorDefaults<'_>,
-    errors: &mut Vec<ConfigError>,
-) -> Option<MonitorEntry> {
-    let key = format!("monitor.{}", name.get_ref());
-    let before = errors.len();
-    if !name
-        .get_ref()
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        || name.get_ref().is_empty()
-    {
-        errors.push(
-            ConfigError::at(
-                sources,
-                Some(name.span().start),
-                key.clone(),
-                "monitor names may use letters, digits, `-`, `_` and `.` only",
-            )
-            .hint("names become file names and metric labels"),
-        );
-    }
-    let DeValue::Table(table) = value.get_ref() else {
-        errors.push(ConfigError::at(
-            sources,
-            Some(value.span().start),
-            key,
-            "a monitor must be a table: write [monitor.NAME]",
-        ));
-        return None;
-    };
-    // Split the shared keys from the kind's own, so each side can deny unknown keys.
-    let (mut common, mut own) = (DeTable::new(), DeTable::new());
-    for (k, v) in table.iter() {
-        let side = if COMMON_MONITOR_KEYS.contains(&k.get_ref().as_ref()) {
-            &mut common
-        } else {
-            &mut own
-        };
-        side.insert(k.clone(), v.clone());
-    }
-    if !common.contains_key("kind") {
-        errors.push(
-            ConfigError::at(
-                sources,
-                Some(name.span().start),
-                format!("{key}.kind"),
-                "missing `kind`",
-            )
-            .hint("one of: log, command, http"),
-        );
-        return None;
-    }
-    let common: MonitorCommon = section(
-        sources,
-        root,
-        &key,
-        &merge::table_value(value.span(), common),
-        errors,
-    )?;
-    let at = |k: &str| Some(locate::span_of_path(value, k).start);
-
-    let timeout = positive(
-        sources,
-        errors,
-        common.timeout,
-        defaults.timeout,
-        &format!("{key}.timeout"),
-        at("timeout"),
-    );
-    let schedule_tz = match &common.timezone {
-        Some(tz) => TimeZone::get(tz).unwrap_or_else(|e| {
-            errors.push(
-                ConfigError::at(
-                    sources,
-                    at("timezone"),
-                    format!("{key}.timezone"),
-                    format!("unknown time zone `{tz}`: {e}"),
-                )
-                .hint("use an IANA name such as `Europe/London`"),
-            );
-            defaults.timezone.clone()
-        }),
-        None => defaults.timezone.clone(),
-    };
-    let schedule = match (&common.interval, &common.cron) {
-        (Some(_), Some(_)) => {
-            errors.push(ConfigError::at(
-                sources,
-                at("cron"),
-                format!("{key}.cron"),
-                "set either `interval` or `cron`, not both",
-            ));
-            None
-        }
-        (None, Some(expr)) => match Schedule::cron(expr, schedule_tz) {
-            Ok(s) => Some(s),
-            Err(why) => {
-                errors.push(ConfigError::at(sources, at("cron"), format!("{key}.cron"), format!("bad cron expression `{expr}`: {why}")).hint("five fields: minute hour day-of-month month day-of-week, e.g. `*/15 * * * *`"));
-                None
-            }
-        },
-        (interval, None) => {
-            let every = positive(
-                sources,
-                errors,
-                *interval,
-                defaults.interval,
-                &format!("{key}.interval"),
-                at("interval"),
-            );
-            Some(Schedule::every(every))
-        }
-    };
-
-    let ctx = sensors::BuildContext {
-        base_dir: defaults.base_dir.to_path_buf(),
-        timeout,
-    };
-    let own_value = merge::table_value(value.span(), own);
-    let built = match wire::build_monitor(&common.kind, name.get_ref(), own_value.clone(), &ctx) {
-        Ok(m) => Some(m),
-        Err(SettingsError::UnknownKind(known)) => {
-            errors.push(
-                ConfigError::at(
-                    sources,
-                    at("kind"),
-                    format!("{key}.kind"),
-                    format!("unknown monitor kind `{}`", common.kind),
-                )
-                .hint(format!("one of: {}", known.join(", "))),
-            );
-            None
-        }
-        Err(SettingsError::Deserialize(e)) => {
-            errors.push(serde_error(sources, root, &key, &own_value, &e));
-            None
-        }
-        Err(SettingsError::Issues(issues)) => {
-            for issue in issues {
-                let mut err = ConfigError::at(
-                    sources,
-                    at(&issue.path),
-                    format!("{key}.{}", issue.path),
-                    issue.message,
-                );
-                if let Some(h) = issue.hint {
-                    err = err.hint(h);
-                }
-                errors.push(err);
-            }
-            None
-        }
-    };
-    if errors.len() > before {
-        return None;
-    }
-    Some(MonitorEntry {
-        name: name.get_ref().to_string(),
-        kind: common.kind,
-        enabled: common.enabled,
-        description: common.description,
-        schedule: schedule?,
-        timeout,
-        monitor: built?,
     })
 }
 

@@ -31,6 +31,9 @@ pub async fn serve(load: &LoadOptions) -> u8 {
     for m in config.enabled() {
         tracing::info!(monitor = %m.name, kind = %m.kind, schedule = %m.schedule, "monitor scheduled");
     }
+    if config.enabled().next().is_none() {
+        tracing::warn!(config = %config.path.display(), "no enabled monitor: nothing to do until stopped");
+    }
     let daemon = Daemon::new(&config, store, Arc::new(SystemClock));
     daemon.run(shutdown_signal()).await;
     0

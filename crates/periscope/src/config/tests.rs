@@ -44,7 +44,7 @@ fn the_example_config_loads() {
         config.monitors.len() >= 3,
         "the example shows every monitor kind"
     );
-    for kind in wire::KINDS {
+    for kind in crate::wire::KINDS {
         assert!(
             config.monitors.iter().any(|m| m.kind == *kind),
             "example lacks a `{kind}` monitor"
