@@ -101,7 +101,7 @@ fn serve_checks_on_schedule_and_stops_cleanly_on_sigterm() {
         "[monitor.tick]\nkind = \"command\"\ninterval = \"1s\"\nshell = \"echo 'OK - tick | n=1'\"\n",
     );
     let child = w
-        .cmd(&["serve"])
+        .cmd(&["serve", "--log-format", "json"])
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -127,6 +127,17 @@ fn serve_checks_on_schedule_and_stops_cleanly_on_sigterm() {
         "ran on its interval: {log}"
     );
     assert!(log.contains("stopped cleanly"), "{log}");
+    // Structured logs: every line is a JSON object; check results carry their fields.
+    let events: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let check = events
+        .iter()
+        .find(|e| e["fields"]["message"] == "check finished")
+        .expect("a check event");
+    assert_eq!(check["fields"]["monitor"], "tick");
+    assert_eq!(check["fields"]["status"], "OK");
     let snapshot = std::fs::read_to_string(only_file(&w.path("output"), ".json")).unwrap();
     assert!(snapshot.contains("tick"), "{snapshot}");
 }

@@ -231,3 +231,59 @@ fn missing_log_file_is_unknown_with_the_path() {
         stdout(&out)
     );
 }
+
+#[test]
+fn monitor_list_shows_kind_schedule_and_enabled() {
+    let w = world();
+    w.write(
+        "periscope.test.toml",
+        "[monitor.queue]\nenabled = false\ncron = \"*/15 * * * *\"\n",
+    );
+    let out = w.run(&["monitor", "list", "--env", "test"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<_> = text.lines().collect();
+    assert!(
+        lines[1].starts_with("loans")
+            && lines[1].contains("log")
+            && lines[1].contains("yes")
+            && lines[1].contains("every 1m"),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("queue")
+            && lines[2].contains("command")
+            && lines[2].contains("no")
+            && lines[2].contains("cron `*/15 * * * *`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn check_perfdata_reads_plugin_output_and_flags_bad_items() {
+    use std::io::Write;
+    let w = world();
+    let mut child = w
+        .cmd(&["check-perfdata"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"DISK WARNING - 81% used | '/ used'=81%;80;90;0;100 bad=x\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a malformed item makes the exit code 1"
+    );
+    let parsed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(parsed["summary"], "DISK WARNING - 81% used");
+    assert_eq!(parsed["perfdata"][0]["label"], "/ used");
+    assert_eq!(parsed["threshold_status"][0], "WARNING");
+    assert_eq!(parsed["problems"][0]["item"], "bad=x");
+}
