@@ -630,6 +630,27 @@ fn email_settings(
         schema::Security::Starttls => (report::SmtpSecurity::StartTls, 587),
         schema::Security::Tls => (report::SmtpSecurity::Tls, 465),
     };
+    let ca_file = e.ca_file.map(|file| base_dir.join(file));
+    if let Some(path) = &ca_file {
+        if security == report::SmtpSecurity::Plain {
+            errors.push(
+                ConfigError::at(
+                    sources,
+                    at("ca_file"),
+                    "email.ca_file",
+                    "ca_file is set but security = \"plain\", so it would not be used",
+                )
+                .hint("use security = \"starttls\" or \"tls\", or remove ca_file"),
+            );
+        } else if let Err(err) = report::check_ca_file(path) {
+            errors.push(
+                ConfigError::at(sources, at("ca_file"), "email.ca_file", err.to_string()).hint(
+                    "a PEM file of the CA certificate(s) that signed the SMTP server's \
+                         certificate, relative to the config file",
+                ),
+            );
+        }
+    }
     Some(report::SmtpSettings {
         host: e.smtp_host,
         port: e.smtp_port.unwrap_or(default_port),
@@ -642,6 +663,7 @@ fn email_settings(
             .timeout
             .and_then(|d| Duration::try_from(d).ok())
             .unwrap_or(Duration::from_secs(30)),
+        ca_file,
     })
 }
 

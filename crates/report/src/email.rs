@@ -4,15 +4,24 @@
 //! hour, so a connection pool would only keep sockets open for nothing. Errors name the server
 //! and what failed, and say whether trying again later can help, because the caller (the
 //! `report` and `alerts` modes) decides between retrying and giving up.
+//!
+//! TLS (STARTTLS or SMTPS) verifies the server's certificate against the public web roots
+//! (Mozilla's, built in), or, when `ca_file` is set, against the CA certificates of that file
+//! *instead*: a server signed by an internal CA is trusted without also trusting the whole public
+//! web PKI for it, and a public certificate for that host cannot stand in for the internal one.
+//! There is deliberately no switch to turn verification off.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 
 /// How the connection to the SMTP server is protected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +64,11 @@ pub struct SmtpSettings {
     pub to: Vec<String>,
     /// How long connecting and the whole exchange may take.
     pub timeout: Duration,
+    /// PEM file with one or more CA certificates to trust for the server's certificate
+    /// *instead of* the built-in public roots (an internal mail server signed by a private CA).
+    /// `None`: the public roots. Read at each send, so a renewed CA needs no restart. Unused
+    /// with [`SmtpSecurity::Plain`].
+    pub ca_file: Option<PathBuf>,
 }
 
 impl fmt::Debug for SmtpSettings {
@@ -69,6 +83,7 @@ impl fmt::Debug for SmtpSettings {
             .field("from", &self.from)
             .field("to", &self.to)
             .field("timeout", &self.timeout)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -124,6 +139,15 @@ pub enum EmailError {
         /// What failed.
         reason: String,
     },
+    /// The `ca_file` cannot be used (before any connection).
+    #[error("cannot set up TLS for {server}: {error}")]
+    CaFile {
+        /// `host:port`.
+        server: String,
+        /// What is wrong with the file; names it.
+        #[source]
+        error: CaFileError,
+    },
     /// Connecting, securing, logging in or delivering failed.
     #[error("cannot send e-mail via {server} ({security}): {reason}")]
     Send {
@@ -136,6 +160,115 @@ pub enum EmailError {
         /// Whether trying again later may succeed (connection trouble, timeouts, 4xx replies).
         transient: bool,
     },
+}
+
+/// Why a CA file cannot be used; every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum CaFileError {
+    /// The file cannot be read (missing, unreadable).
+    #[error("cannot read CA file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A `CERTIFICATE` section is not valid PEM.
+    #[error("CA file {} is not a valid PEM certificate bundle: {reason}", path.display())]
+    Pem {
+        /// The file.
+        path: PathBuf,
+        /// What the PEM parser said.
+        reason: String,
+    },
+    /// No `-----BEGIN CERTIFICATE-----` section (e.g. a DER file, or a key).
+    #[error("CA file {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)", path.display())]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A certificate parses as PEM but cannot serve as a trust anchor.
+    #[error("CA file {} holds a certificate that cannot be trusted as a CA: {reason}", path.display())]
+    Unusable {
+        /// The file.
+        path: PathBuf,
+        /// What the TLS library said.
+        reason: String,
+    },
+}
+
+/// Checks that `path` is a PEM file of CA certificates that [`send_email`] can trust, as the
+/// configuration does at load time; returns how many certificates it holds.
+pub fn check_ca_file(path: &Path) -> Result<usize, CaFileError> {
+    let certs = read_ca_file(path)?;
+    let count = certs.len();
+    // The same construction `send_email` uses, so what passes here is accepted there.
+    match tls_parameters("localhost", Some((path, certs))) {
+        Ok(_) => Ok(count),
+        Err(TlsSetupError::CaFile(e)) => Err(e),
+        Err(TlsSetupError::Host(reason)) => Err(CaFileError::Unusable {
+            path: path.to_path_buf(),
+            reason,
+        }),
+    }
+}
+
+/// The certificates of a PEM file, at least one.
+fn read_ca_file(path: &Path) -> Result<Vec<Certificate>, CaFileError> {
+    let pem = std::fs::read(path).map_err(|source| CaFileError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let ders = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| CaFileError::Pem {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    if ders.is_empty() {
+        return Err(CaFileError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    ders.into_iter()
+        .map(|der| {
+            Certificate::from_der(der.to_vec()).map_err(|e| CaFileError::Unusable {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Where TLS failed to build: the CA file's certificates, or the host name.
+enum TlsSetupError {
+    CaFile(CaFileError),
+    Host(String),
+}
+
+/// TLS parameters for `host`: the public roots, or only the certificates read from a CA file.
+fn tls_parameters(
+    host: &str,
+    ca: Option<(&Path, Vec<Certificate>)>,
+) -> Result<TlsParameters, TlsSetupError> {
+    let builder = TlsParameters::builder(host.to_string());
+    let Some((path, certs)) = ca else {
+        return builder
+            .certificate_store(CertificateStore::WebpkiRoots)
+            .build_rustls()
+            .map_err(|e| TlsSetupError::Host(e.to_string()));
+    };
+    let builder = certs.into_iter().fold(
+        builder.certificate_store(CertificateStore::None),
+        |b, cert| b.add_root_certificate(cert),
+    );
+    // With only our own roots, the certificates are what can fail.
+    builder.build_rustls().map_err(|e| {
+        TlsSetupError::CaFile(CaFileError::Unusable {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
+    })
 }
 
 impl EmailError {
@@ -214,14 +347,7 @@ fn mailbox(field: &'static str, address: &str) -> Result<Mailbox, EmailError> {
 
 fn transport(settings: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, EmailError> {
     let server = settings.server();
-    let tls = |wrap: fn(TlsParameters) -> Tls| {
-        TlsParameters::new(settings.host.clone())
-            .map(wrap)
-            .map_err(|e| EmailError::Tls {
-                server: server.clone(),
-                reason: e.to_string(),
-            })
-    };
+    let tls = |wrap: fn(TlsParameters) -> Tls| tls_for(settings, &server).map(wrap);
     let tls = match settings.security {
         SmtpSecurity::Plain => Tls::None,
         SmtpSecurity::StartTls => tls(Tls::Required)?,
@@ -255,6 +381,25 @@ fn transport(settings: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executo
     Ok(builder.build())
 }
 
+/// The TLS parameters `settings` ask for; errors name `server` (and the CA file).
+fn tls_for(settings: &SmtpSettings, server: &str) -> Result<TlsParameters, EmailError> {
+    let ca_error = |error| EmailError::CaFile {
+        server: server.to_string(),
+        error,
+    };
+    let ca = match &settings.ca_file {
+        Some(path) => Some((path.as_path(), read_ca_file(path).map_err(ca_error)?)),
+        None => None,
+    };
+    tls_parameters(&settings.host, ca).map_err(|e| match e {
+        TlsSetupError::CaFile(error) => ca_error(error),
+        TlsSetupError::Host(reason) => EmailError::Tls {
+            server: server.to_string(),
+            reason,
+        },
+    })
+}
+
 fn send_error(settings: &SmtpSettings, e: &lettre::transport::smtp::Error) -> EmailError {
     let mut reason = if e.is_timeout() {
         format!(
@@ -285,9 +430,24 @@ fn send_error(settings: &SmtpSettings, e: &lettre::transport::smtp::Error) -> Em
                   server speaks TLS from the start (port 465), or \"plain\" only for a trusted relay"
             .to_string();
     }
+    // lettre reports rustls' verdict as a connection error; retrying soon will not change it.
+    let bad_certificate = reason.contains("invalid peer certificate");
+    // The usual certificate trouble with an internal mail server: say which roots were used.
+    if bad_certificate && reason.contains("UnknownIssuer") {
+        match &settings.ca_file {
+            None => reason.push_str(
+                " (the server's certificate is not signed by a public CA; for an internal CA, \
+                 set ca_file to that CA's PEM file)",
+            ),
+            Some(path) => reason.push_str(&format!(
+                " (the server's certificate is not signed by a CA in {})",
+                path.display()
+            )),
+        }
+    }
     let transient = e.is_transient()
         || e.is_timeout()
-        || !(e.is_permanent() || e.is_client() || e.is_tls() || e.is_response());
+        || !(bad_certificate || e.is_permanent() || e.is_client() || e.is_tls() || e.is_response());
     EmailError::Send {
         server: settings.server(),
         security: settings.security,

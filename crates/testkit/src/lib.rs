@@ -7,4 +7,4 @@ mod clock;
 mod smtp;
 
 pub use clock::ManualClock;
-pub use smtp::{ReceivedMail, SmtpSink};
+pub use smtp::{ReceivedMail, SinkOptions, SinkTls, SmtpSink, test_ca_file, unrelated_ca_pem};

@@ -1,21 +1,81 @@
 //! A real SMTP server on loopback that accepts every message and keeps it for the test.
 //!
 //! It speaks enough of RFC 5321 for real clients (lettre, sendmail-alikes): greeting, EHLO/HELO,
-//! AUTH PLAIN/LOGIN, MAIL FROM, RCPT TO, DATA with dot-unstuffing, RSET, NOOP and QUIT. It does
-//! not offer STARTTLS, on purpose: a client that insists on TLS must fail against it, which is
-//! exactly what a test of "TLS required" wants to see.
+//! AUTH PLAIN/LOGIN, MAIL FROM, RCPT TO, DATA with dot-unstuffing, RSET, NOOP and QUIT.
+//!
+//! By default it does not offer STARTTLS, on purpose: a client that insists on TLS must fail
+//! against it, which is exactly what a test of "TLS required" wants to see. With
+//! [`SinkTls::StartTls`] it offers STARTTLS (RFC 3207) and upgrades the session; with
+//! [`SinkTls::Implicit`] it speaks TLS from the first byte (SMTPS). Either way it presents a
+//! certificate for `127.0.0.1` and `localhost` signed by the test CA of [`test_ca_file`], and
+//! [`ReceivedMail::tls`] tells whether a message came over an encrypted session.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::{self, pki_types};
 
 /// Longest command or data line accepted; longer lines end the session (RFC 5321 allows 1000).
 const MAX_LINE: usize = 64 * 1024;
+
+// The TLS sink reuses the HTTP monitor's test PKI (see generate.sh there): a private CA and a
+// leaf for `localhost` and `127.0.0.1`, valid for 100 years. Test artefacts, not secrets.
+/// The sink's certificate (DER), for `localhost` and `127.0.0.1`.
+const LEAF: &[u8] = include_bytes!("../../sensors/src/http/testdata/leaf.der");
+/// Its private key (PKCS#8 DER).
+const LEAF_KEY: &[u8] = include_bytes!("../../sensors/src/http/testdata/leaf.key.der");
+/// Where the CA lives, relative to this crate.
+const TEST_CA_FILE: &str = "../sensors/src/http/testdata/ca.pem";
+
+/// The PEM file of the private test CA that signed the TLS sink's certificate: what a client
+/// must trust (e.g. as its `ca_file`) to talk to [`SinkTls::StartTls`] or [`SinkTls::Implicit`].
+/// Without it, the certificate is untrusted, as a self-signed one would be.
+pub fn test_ca_file() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(TEST_CA_FILE)
+}
+
+/// A PEM certificate that did NOT sign the sink's certificate (a self-signed one for
+/// `utctime.example`): a `ca_file` holding it must make a client refuse the sink.
+pub fn unrelated_ca_pem() -> String {
+    let der = include_bytes!("../../sensors/src/http/testdata/utc.der");
+    let base64 = encode_base64(der);
+    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in base64.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(line));
+        pem.push('\n');
+    }
+    pem.push_str("-----END CERTIFICATE-----\n");
+    pem
+}
+
+/// Whether and how the sink speaks TLS.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SinkTls {
+    /// Plain text only; STARTTLS is not offered.
+    #[default]
+    None,
+    /// Plain greeting, STARTTLS offered in the EHLO reply and upgraded on request (port 587
+    /// style). Clients may still send without upgrading; [`ReceivedMail::tls`] tells.
+    StartTls,
+    /// TLS from the first byte (SMTPS, port 465 style).
+    Implicit,
+}
+
+/// How a sink behaves; `SinkOptions::default()` is [`SmtpSink::start`]'s plain, open sink.
+#[derive(Clone, Debug, Default)]
+pub struct SinkOptions {
+    /// When set, `MAIL FROM` is refused until the client logged in with this user and password.
+    pub login: Option<(String, String)>,
+    /// TLS mode.
+    pub tls: SinkTls,
+}
 
 /// One message as the sink received it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,6 +88,8 @@ pub struct ReceivedMail {
     pub data: String,
     /// The user name the client authenticated as, if it did.
     pub auth_user: Option<String>,
+    /// Whether the message came over an encrypted session (implicit TLS, or after STARTTLS).
+    pub tls: bool,
 }
 
 impl ReceivedMail {
@@ -71,15 +133,10 @@ impl ReceivedMail {
     }
 }
 
-/// What the sink asks of clients.
-#[derive(Clone, Debug, Default)]
-struct SinkRules {
-    /// When set, `MAIL FROM` is refused until the client authenticated with these.
-    credentials: Option<(String, String)>,
-}
-
 struct Shared {
-    rules: SinkRules,
+    rules: SinkOptions,
+    /// Present for the TLS modes.
+    acceptor: Option<TlsAcceptor>,
     mails: Mutex<Vec<ReceivedMail>>,
     count: watch::Sender<usize>,
 }
@@ -104,24 +161,48 @@ impl SmtpSink {
     ///
     /// Panics when no loopback port can be bound: a test cannot go on without it.
     pub async fn start() -> SmtpSink {
-        Self::start_with(SinkRules::default()).await
+        Self::start_with(SinkOptions::default()).await
     }
 
     /// Starts a sink that refuses mail until the client logs in as `user` with `password`.
     pub async fn start_requiring_auth(user: &str, password: &str) -> SmtpSink {
-        Self::start_with(SinkRules {
-            credentials: Some((user.to_string(), password.to_string())),
+        Self::start_with(SinkOptions {
+            login: Some((user.to_string(), password.to_string())),
+            ..SinkOptions::default()
         })
         .await
     }
 
-    async fn start_with(rules: SinkRules) -> SmtpSink {
+    /// Starts an open sink that offers STARTTLS (trust [`test_ca_file`] to verify it).
+    pub async fn start_starttls() -> SmtpSink {
+        Self::start_with(SinkOptions {
+            tls: SinkTls::StartTls,
+            ..SinkOptions::default()
+        })
+        .await
+    }
+
+    /// Starts an open sink that speaks TLS from the first byte (trust [`test_ca_file`]).
+    pub async fn start_tls() -> SmtpSink {
+        Self::start_with(SinkOptions {
+            tls: SinkTls::Implicit,
+            ..SinkOptions::default()
+        })
+        .await
+    }
+
+    /// Starts a sink with any combination of options.
+    ///
+    /// Panics when no loopback port can be bound: a test cannot go on without it.
+    pub async fn start_with(rules: SinkOptions) -> SmtpSink {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind an SMTP sink on 127.0.0.1");
         let addr = listener.local_addr().expect("SMTP sink address");
+        let acceptor = (rules.tls != SinkTls::None).then(tls_acceptor);
         let shared = Arc::new(Shared {
             rules,
+            acceptor,
             mails: Mutex::new(Vec::new()),
             count: watch::channel(0).0,
         });
@@ -135,9 +216,8 @@ impl SmtpSink {
                         let Ok((stream, _)) = accepted else { continue };
                         let shared = Arc::clone(&accept_shared);
                         sessions.spawn(async move {
-                            let (read, write) = stream.into_split();
                             // A session that breaks only ends itself; the test sees the missing mail.
-                            let _ = session(BufReader::new(read), write, &shared).await;
+                            let _ = serve(stream, &shared).await;
                         });
                     }
                     Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
@@ -188,38 +268,114 @@ impl Drop for SmtpSink {
     }
 }
 
-/// One SMTP session: returns when the client quits or the connection breaks.
-async fn session<R, W>(
-    mut reader: BufReader<R>,
-    mut writer: W,
-    shared: &Shared,
-) -> std::io::Result<()>
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
-    writer
-        .write_all(b"220 periscope-sink ESMTP ready\r\n")
-        .await?;
+/// The server side of TLS with the test certificate.
+fn tls_acceptor() -> TlsAcceptor {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions of the SMTP sink")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![pki_types::CertificateDer::from(LEAF.to_vec())],
+            pki_types::PrivateKeyDer::Pkcs8(pki_types::PrivatePkcs8KeyDer::from(LEAF_KEY.to_vec())),
+        )
+        .expect("the SMTP sink's test certificate and key");
+    TlsAcceptor::from(Arc::new(config))
+}
+
+/// A plain or TLS connection, so one session loop serves both.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// The connection of a session, buffered for line reading; writes go straight through.
+type Conn = BufReader<Box<dyn Stream>>;
+
+/// How a session loop ended.
+enum Ended {
+    /// The client quit or the connection closed.
+    Closed,
+    /// The client asked for STARTTLS and got `220`: the handshake comes next.
+    StartTls(Conn),
+}
+
+/// One connection, from the first byte (or TLS handshake) to the end.
+async fn serve(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
+    let plain: Box<dyn Stream> = Box::new(stream);
+    let Some(acceptor) = &shared.acceptor else {
+        return session(BufReader::new(plain), shared, false)
+            .await
+            .map(drop);
+    };
+    if shared.rules.tls == SinkTls::Implicit {
+        let tls = acceptor.accept(plain).await?;
+        return session(BufReader::new(Box::new(tls)), shared, true)
+            .await
+            .map(drop);
+    }
+    let Ended::StartTls(conn) = session(BufReader::new(plain), shared, false).await? else {
+        return Ok(());
+    };
+    // RFC 3207 section 4.2: nothing the client sent before the handshake may be carried into
+    // the encrypted session (that would be plain-text command injection).
+    if !conn.buffer().is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "data pipelined after STARTTLS",
+        ));
+    }
+    let tls = acceptor.accept(conn.into_inner()).await?;
+    // After the upgrade the client starts over with EHLO, without a new greeting.
+    session(BufReader::new(Box::new(tls)), shared, true)
+        .await
+        .map(drop)
+}
+
+/// Writes one reply and flushes it (TLS buffers what it encrypts).
+async fn reply(conn: &mut Conn, text: &str) -> std::io::Result<()> {
+    conn.write_all(text.as_bytes()).await?;
+    conn.flush().await
+}
+
+/// One SMTP session on `conn`: returns when the client quits, the connection breaks, or the
+/// client starts TLS. `tls` says whether `conn` is already encrypted; an unencrypted session
+/// starts with the greeting, an encrypted one after STARTTLS does not (implicit TLS does).
+async fn session(mut conn: Conn, shared: &Shared, tls: bool) -> std::io::Result<Ended> {
+    let upgraded = tls && shared.rules.tls == SinkTls::StartTls;
+    if !upgraded {
+        reply(&mut conn, "220 periscope-sink ESMTP ready\r\n").await?;
+    }
+    let offer_starttls = shared.rules.tls == SinkTls::StartTls && !tls;
     let mut from: Option<String> = None;
     let mut rcpt: Vec<String> = Vec::new();
     let mut auth_user: Option<String> = None;
 
-    while let Some(line) = read_line(&mut reader).await? {
+    while let Some(line) = read_line(&mut conn).await? {
         let (verb, arg) = match line.split_once(' ') {
             Some((v, a)) => (v.to_ascii_uppercase(), a.trim().to_string()),
             None => (line.to_ascii_uppercase(), String::new()),
         };
-        let reply: String = match verb.as_str() {
+        let answer: String = match verb.as_str() {
             "EHLO" => {
                 (from, rcpt) = (None, Vec::new());
-                "250-periscope-sink\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-AUTH PLAIN LOGIN\r\n250 HELP\r\n".into()
+                let starttls = if offer_starttls {
+                    "250-STARTTLS\r\n"
+                } else {
+                    ""
+                };
+                format!(
+                    "250-periscope-sink\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n{starttls}250-AUTH PLAIN LOGIN\r\n250 HELP\r\n"
+                )
             }
             "HELO" => {
                 (from, rcpt) = (None, Vec::new());
                 "250 periscope-sink\r\n".into()
             }
-            "AUTH" => match authenticate(&arg, &mut reader, &mut writer, &shared.rules).await? {
+            "STARTTLS" if offer_starttls => {
+                reply(&mut conn, "220 2.0.0 Ready to start TLS\r\n").await?;
+                return Ok(Ended::StartTls(conn));
+            }
+            "STARTTLS" if tls => "503 5.5.1 TLS already active\r\n".into(),
+            "AUTH" => match authenticate(&arg, &mut conn, &shared.rules).await? {
                 Some(user) => {
                     auth_user = Some(user);
                     "235 2.7.0 Authentication successful\r\n".into()
@@ -227,7 +383,7 @@ where
                 None => "535 5.7.8 Authentication credentials invalid\r\n".into(),
             },
             "MAIL" => match path_arg(&arg, "FROM:") {
-                _ if shared.rules.credentials.is_some() && auth_user.is_none() => {
+                _ if shared.rules.login.is_some() && auth_user.is_none() => {
                     "530 5.7.0 Authentication required\r\n".into()
                 }
                 Some(addr) => {
@@ -246,17 +402,16 @@ where
             },
             "DATA" if rcpt.is_empty() => "503 5.5.1 RCPT first\r\n".into(),
             "DATA" => {
-                writer
-                    .write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
-                    .await?;
-                let Some(data) = read_data(&mut reader).await? else {
-                    return Ok(());
+                reply(&mut conn, "354 End data with <CR><LF>.<CR><LF>\r\n").await?;
+                let Some(data) = read_data(&mut conn).await? else {
+                    return Ok(Ended::Closed);
                 };
                 shared.record(ReceivedMail {
                     mail_from: from.take().unwrap_or_default(),
                     rcpt_to: std::mem::take(&mut rcpt),
                     data,
                     auth_user: auth_user.clone(),
+                    tls,
                 });
                 "250 2.0.0 OK queued\r\n".into()
             }
@@ -266,27 +421,22 @@ where
             }
             "NOOP" => "250 2.0.0 OK\r\n".into(),
             "QUIT" => {
-                writer.write_all(b"221 2.0.0 Bye\r\n").await?;
-                return Ok(());
+                reply(&mut conn, "221 2.0.0 Bye\r\n").await?;
+                return Ok(Ended::Closed);
             }
             _ => "502 5.5.2 Command not implemented\r\n".into(),
         };
-        writer.write_all(reply.as_bytes()).await?;
+        reply(&mut conn, &answer).await?;
     }
-    Ok(())
+    Ok(Ended::Closed)
 }
 
 /// Runs an AUTH exchange; returns the user name when the credentials are accepted.
-async fn authenticate<R, W>(
+async fn authenticate(
     arg: &str,
-    reader: &mut BufReader<R>,
-    writer: &mut W,
-    rules: &SinkRules,
-) -> std::io::Result<Option<String>>
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
+    conn: &mut Conn,
+    rules: &SinkOptions,
+) -> std::io::Result<Option<String>> {
     let (mechanism, initial) = match arg.split_once(' ') {
         Some((m, i)) => (m.to_ascii_uppercase(), Some(i.trim().to_string())),
         None => (arg.to_ascii_uppercase(), None),
@@ -296,8 +446,8 @@ where
             let response = match initial {
                 Some(i) => i,
                 None => {
-                    writer.write_all(b"334 \r\n").await?;
-                    read_line(reader).await?.unwrap_or_default()
+                    reply(conn, "334 \r\n").await?;
+                    read_line(conn).await?.unwrap_or_default()
                 }
             };
             // authzid NUL authcid NUL passwd (RFC 4616).
@@ -308,10 +458,10 @@ where
             (user, password)
         }
         "LOGIN" => {
-            writer.write_all(b"334 VXNlcm5hbWU6\r\n").await?; // "Username:"
-            let user = read_line(reader).await?.unwrap_or_default();
-            writer.write_all(b"334 UGFzc3dvcmQ6\r\n").await?; // "Password:"
-            let password = read_line(reader).await?.unwrap_or_default();
+            reply(conn, "334 VXNlcm5hbWU6\r\n").await?; // "Username:"
+            let user = read_line(conn).await?.unwrap_or_default();
+            reply(conn, "334 UGFzc3dvcmQ6\r\n").await?; // "Password:"
+            let password = read_line(conn).await?.unwrap_or_default();
             let text = |s: &str| {
                 String::from_utf8_lossy(&decode_base64(s).unwrap_or_default()).into_owned()
             };
@@ -319,7 +469,7 @@ where
         }
         _ => return Ok(None),
     };
-    let accepted = match &rules.credentials {
+    let accepted = match &rules.login {
         Some((u, p)) => *u == user && *p == password,
         None => true,
     };
@@ -387,6 +537,28 @@ fn split_message(data: &str) -> (&str, &str) {
     } else {
         (data, "")
     }
+}
+
+/// Standard base64 with padding.
+fn encode_base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// Standard base64 with padding; white space ignored. `None` on any other character.
@@ -530,6 +702,42 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn offers_starttls_only_in_starttls_mode() {
+        let plain = SmtpSink::start().await;
+        let transcript = converse(plain.port(), &["EHLO t", "STARTTLS"]).await;
+        assert!(!transcript.contains("STARTTLS"), "{transcript}");
+        assert!(transcript.ends_with("502 5.5.2 Command not implemented\r\n"));
+
+        let sink = SmtpSink::start_starttls().await;
+        let transcript = converse(sink.port(), &["EHLO t", "STARTTLS"]).await;
+        assert!(transcript.contains("250-STARTTLS\r\n"), "{transcript}");
+        assert!(
+            transcript.ends_with("220 2.0.0 Ready to start TLS\r\n"),
+            "{transcript}"
+        );
+    }
+
+    #[test]
+    fn the_test_ca_file_is_there() {
+        let pem = std::fs::read_to_string(test_ca_file()).unwrap();
+        assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+    }
+
+    #[test]
+    fn base64_round_trips() {
+        for text in ["", "h", "he", "hel", "hello world", "\u{0}\u{ff}é"] {
+            let encoded = encode_base64(text.as_bytes());
+            assert_eq!(
+                decode_base64(&encoded).unwrap(),
+                text.as_bytes(),
+                "{encoded}"
+            );
+        }
+        assert_eq!(encode_base64(b"hello world"), "aGVsbG8gd29ybGQ=");
+        assert!(unrelated_ca_pem().starts_with("-----BEGIN CERTIFICATE-----\nMII"));
+    }
+
     #[test]
     fn decodes_mime_bodies() {
         assert_eq!(decode_base64("aGVsbG8gd29ybGQ=").unwrap(), b"hello world");
@@ -546,6 +754,7 @@ mod tests {
             rcpt_to: vec![],
             data: "Subject: a\r\n b\r\nTo: x\r\n\r\nbody".into(),
             auth_user: None,
+            tls: false,
         };
         assert_eq!(mail.header("SUBJECT").as_deref(), Some("a b"));
         assert_eq!(mail.header("to").as_deref(), Some("x"));

@@ -99,6 +99,8 @@ pub struct EmailSection {
     pub password_env: Option<String>,
     /// File holding the SMTP password (first line), e.g. a mounted secret.
     pub password_file: Option<PathBuf>,
+    /// PEM file of CA certificates to trust for the SMTP server instead of the public roots (for an internal CA); relative to the config file.
+    pub ca_file: Option<PathBuf>,
     /// Sender address.
     pub from: String,
     /// Recipients of the summary report.

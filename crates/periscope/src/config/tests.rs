@@ -76,6 +76,29 @@ fn minimal_config_gets_named_defaults() {
 }
 
 #[test]
+fn the_email_ca_file_is_found_next_to_the_config() {
+    let ca = std::fs::read_to_string(testkit::test_ca_file()).unwrap();
+    let main = "[email]\nsmtp_host = \"mail.internal\"\nfrom = \"p@x\"\nto = [\"o@x\"]\nca_file = \"certs/internal-ca.pem\"\n";
+    let (dir, config) = load_files(
+        &[
+            ("etc/periscope.toml", main),
+            ("etc/certs/internal-ca.pem", ca.as_str()),
+        ],
+        None,
+    );
+    let email = config.unwrap().email.unwrap();
+    assert_eq!(email.security, report::SmtpSecurity::StartTls);
+    assert_eq!(
+        email.ca_file,
+        Some(dir.path().join("etc/certs/internal-ca.pem"))
+    );
+
+    let without = "[email]\nsmtp_host = \"mail\"\nfrom = \"p@x\"\nto = [\"o@x\"]\n";
+    let (_dir, config) = load_files(&[("periscope.toml", without)], None);
+    assert_eq!(config.unwrap().email.unwrap().ca_file, None);
+}
+
+#[test]
 fn env_overlay_disables_a_monitor_and_overrides_settings() {
     let main = format!("[periscope]\ntimezone = \"UTC\"\n{LOG_MONITOR}interval = \"5m\"\n");
     let overlay = "[monitor.app]\nenabled = false\n[output]\nsnapshot = \"per-run\"\n";
@@ -373,6 +396,48 @@ const BROKEN: &[Broken] = &[
         key: "email.password",
         message: "unknown field `password`",
         hint: None,
+    },
+    Broken {
+        what: "missing CA file",
+        files: &[(
+            "periscope.toml",
+            "[email]\nsmtp_host = \"mail\"\nfrom = \"p@x\"\nto = [\"o@x\"]\nca_file = \"certs/ca.pem\"\n",
+        )],
+        env: None,
+        file: "periscope.toml",
+        line: Some(5),
+        key: "email.ca_file",
+        message: "cannot read CA file",
+        hint: Some("PEM"),
+    },
+    Broken {
+        what: "CA file without a certificate",
+        files: &[
+            (
+                "periscope.toml",
+                "[email]\nsmtp_host = \"mail\"\nfrom = \"p@x\"\nto = [\"o@x\"]\nsecurity = \"tls\"\nca_file = \"ca.pem\"\n",
+            ),
+            ("ca.pem", "not a certificate\n"),
+        ],
+        env: None,
+        file: "periscope.toml",
+        line: Some(6),
+        key: "email.ca_file",
+        message: "holds no PEM certificate",
+        hint: None,
+    },
+    Broken {
+        what: "CA file with plain SMTP",
+        files: &[(
+            "periscope.toml",
+            "[email]\nsmtp_host = \"mail\"\nfrom = \"p@x\"\nto = [\"o@x\"]\nsecurity = \"plain\"\nca_file = \"ca.pem\"\n",
+        )],
+        env: None,
+        file: "periscope.toml",
+        line: Some(6),
+        key: "email.ca_file",
+        message: "would not be used",
+        hint: Some("remove ca_file"),
     },
     Broken {
         what: "empty command",
