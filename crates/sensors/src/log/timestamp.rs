@@ -7,10 +7,24 @@
 //! byte; the civil date is turned into epoch milliseconds with integer arithmetic, and only named
 //! time zones go through jiff, behind a one-minute cache (offsets change at most every few
 //! months, and never within a minute).
+//!
+//! Consecutive records mostly share the text up to their seconds (the layout's *head*), so the
+//! parser keeps the last head's text, fields and instant: a record with the same head (or, when
+//! the layout has a year and a date, the same head but for its seconds) costs a comparison of
+//! about twenty bytes and the reading of its fraction, and gives exactly what a full parse
+//! gives (`timestamp/tests.rs` checks this against a parse without caches). Which records count
+//! as having a timestamp therefore never depends on the cache: every record is still parsed.
 
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
 use model::Timestamp;
+
+mod matching;
+
+use matching::{
+    civil_from_days, days_from_civil, days_in_month, fraction_millis, match_items, match_tail,
+    offset_at, opt_fraction,
+};
 
 /// One step of a layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +84,22 @@ pub(crate) struct Layout {
     /// Whether equal head text implies equal fields: the head's last item must have a fixed
     /// width, or the bytes after it could change what it consumed (`%d` reads 1 or 2 digits).
     cacheable: bool,
+    /// Index of the head's only `%S`, when there is one.
+    second: Option<usize>,
+    /// The items after the head, as the short path of [`Parser::parse`] knows them.
+    tail: Tail,
+}
+
+/// The common tails (items after the head) of layouts: nothing, or a fraction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tail {
+    Empty,
+    Fraction,
+    OptFraction,
+    /// ISO 8601: an optional fraction, then an optional offset.
+    OptFractionOptOffset,
+    /// Anything else: read by [`match_tail`].
+    Other,
 }
 
 /// Named layouts: `(name, format or internal items, default locating regex)`.
@@ -118,10 +148,27 @@ impl Layout {
                 items[head - 1],
                 Item::Second | Item::Minute | Item::Year4 | Item::Year2 | Item::Lit(_)
             );
+        let mut seconds = items[..head]
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| **i == Item::Second);
+        let second = match (seconds.next(), seconds.next()) {
+            (Some((k, _)), None) => Some(k),
+            _ => None,
+        };
+        let tail = match items[head..] {
+            [] => Tail::Empty,
+            [Item::Fraction] => Tail::Fraction,
+            [Item::OptFraction] => Tail::OptFraction,
+            [Item::OptFraction, Item::OptOffset] => Tail::OptFractionOptOffset,
+            _ => Tail::Other,
+        };
         Layout {
             items,
             head,
             cacheable,
+            second,
+            tail,
         }
     }
 
@@ -317,9 +364,87 @@ pub(crate) struct Parser {
 /// The text and fields of the last parsed layout head.
 struct HeadCache {
     layout: usize,
+    /// The layout's tail.
+    tail: Tail,
     len: usize,
     bytes: [u8; HEAD_CACHE_BYTES],
     fields: Fields,
+    /// The instant of `fields`, once a record with this head was parsed and its tail changed
+    /// no field but the fraction: then every record with this head whose tail is simple (see
+    /// [`match_tail`]) is this instant plus its fraction.
+    instant: Option<i64>,
+    /// Where the `%S` digits are in `bytes`, when the instant moves one for one with the
+    /// seconds: a year and a date are present (no "latest instant not in the future"
+    /// completion) and no epoch. A text differing from `bytes` only there is the same minute.
+    second_at: Option<usize>,
+}
+
+impl HeadCache {
+    /// The instant of `text`'s head when it is this head, or this head but for its seconds
+    /// (the cache then moves to the new second). `None`: parse in full.
+    #[inline]
+    fn instant_of(&mut self, text: &[u8]) -> Option<i64> {
+        let ms = self.instant?;
+        if head_eq(text, &self.bytes, self.len) {
+            return Some(ms);
+        }
+        self.next_second(text)
+    }
+
+    /// The same minute at another second (a busy log moves to the next second every few dozen
+    /// records). Matching the head again would give the same fields but `second`: the bytes
+    /// before the `%S` digits are equal, the digits are two (`%S` reads exactly two, and an
+    /// item before it cannot have looked at them without consuming them), the bytes after
+    /// are equal, and the head ends in a fixed-width item. The instant moves with the second:
+    /// no completion from `now` applies, and a named zone's offset is per minute.
+    #[cold]
+    #[inline(never)]
+    fn next_second(&mut self, text: &[u8]) -> Option<i64> {
+        let (at, ms) = (self.second_at?, self.instant?);
+        let (&a, &b) = (text.get(at)?, text.get(at + 1)?);
+        if !a.is_ascii_digit() || !b.is_ascii_digit() {
+            return None;
+        }
+        let mut probe = self.bytes;
+        probe[at] = a;
+        probe[at + 1] = b;
+        if !head_eq(text, &probe, self.len) {
+            return None;
+        }
+        let s = u32::from(a - b'0') * 10 + u32::from(b - b'0');
+        if s > 60 {
+            return None;
+        }
+        let second = s.min(59);
+        let ms = ms + (i64::from(second) - i64::from(self.fields.second)) * 1000;
+        self.bytes = probe;
+        self.fields.second = second;
+        self.instant = Some(ms);
+        Some(ms)
+    }
+}
+
+/// Whether `text` starts with the `len` first bytes of `head` (`len` at most
+/// [`HEAD_CACHE_BYTES`]), comparing 16 or 8 bytes at a time rather than calling `memcmp`.
+#[inline]
+fn head_eq(text: &[u8], head: &[u8; HEAD_CACHE_BYTES], len: usize) -> bool {
+    let (Some(t), Some(h)) = (text.get(..len), head.get(..len)) else {
+        return false;
+    };
+    fn at<const N: usize>(s: &[u8], i: usize) -> [u8; N] {
+        s[i..i + N].try_into().expect("N bytes")
+    }
+    if (16..=32).contains(&len) {
+        at::<16>(t, 0) == at::<16>(h, 0) && at::<16>(t, len - 16) == at::<16>(h, len - 16)
+    } else if len > 32 {
+        at::<16>(t, 0) == at::<16>(h, 0)
+            && at::<16>(t, 16) == at::<16>(h, 16)
+            && at::<16>(t, len - 16) == at::<16>(h, len - 16)
+    } else if len >= 8 {
+        at::<8>(t, 0) == at::<8>(h, 0) && at::<8>(t, len - 8) == at::<8>(h, len - 8)
+    } else {
+        t == h
+    }
 }
 
 /// Longest head text cached; longer heads are parsed every time.
@@ -359,7 +484,71 @@ impl Parser {
     }
 
     /// Parses a timestamp at the start of `text`: epoch milliseconds and the bytes it took.
+    ///
+    /// Records of the same second (or, with a year and a date, the same minute) as the last
+    /// one take a short path with the same result: the head text is compared with the cached
+    /// one, only the tail (fraction) is read, and the cached instant is reused.
+    #[inline]
     pub(crate) fn parse(&mut self, text: &[u8]) -> Option<(i64, usize)> {
+        if let Some(found) = self.parse_cached::<true>(text) {
+            return Some(found);
+        }
+        self.parse_full(text)
+    }
+
+    /// The instant alone: `parse(text).map(|(ms, _)| ms)`, a little faster on the short path
+    /// (a fraction's digits after the milliseconds are not read when nothing follows it).
+    #[inline]
+    pub(crate) fn time(&mut self, text: &[u8]) -> Option<i64> {
+        if let Some((ms, _)) = self.parse_cached::<false>(text) {
+            return Some(ms);
+        }
+        self.parse_full(text).map(|(ms, _)| ms)
+    }
+
+    /// The short path of [`Parser::parse`]: `None` when it does not apply. Without `END` the
+    /// returned end position is meaningless.
+    #[inline]
+    fn parse_cached<const END: bool>(&mut self, text: &[u8]) -> Option<(i64, usize)> {
+        let h = self.head.as_mut()?;
+        // What `parse_full` would try first: the only layout, or the last one that worked.
+        // Auto-detection stays where it is: that layout succeeds, as `parse_full` would find.
+        if self.auto && (h.layout != self.last_good || self.misses >= AUTO_GIVE_UP) {
+            return None;
+        }
+        let ms = h.instant_of(text)?;
+        let (millis, end) = match (END, h.tail) {
+            // Only the milliseconds: a fraction's further digits need not be read.
+            (false, Tail::Empty) => (0, 0),
+            (false, Tail::Fraction) => (fraction_millis(text, h.len)?, 0),
+            (false, Tail::OptFraction) => {
+                let ms = match text.get(h.len) {
+                    Some(b'.' | b',') => fraction_millis(text, h.len + 1).unwrap_or(0),
+                    _ => 0,
+                };
+                (ms, 0)
+            }
+            (false, Tail::OptFractionOptOffset) => {
+                let mut i = h.len;
+                let ms = opt_fraction(text, &mut i).map_or(0, |nanos| nanos / 1_000_000);
+                // An offset changes the instant: the full parse reads it.
+                if matches!(text.get(i), Some(b'Z' | b'+' | b'-')) {
+                    return None;
+                }
+                (ms, 0)
+            }
+            _ => {
+                let layout = &self.layouts[h.layout];
+                match_tail(&layout.items[layout.head..], text, h.len)?
+            }
+        };
+        self.misses = 0;
+        Some((ms + i64::from(millis), end))
+    }
+
+    /// [`Parser::parse`] in full: the layouts in order, the head cache only for equal text.
+    #[inline(never)]
+    fn parse_full(&mut self, text: &[u8]) -> Option<(i64, usize)> {
         if !self.auto {
             return if self.layouts.is_empty() {
                 None
@@ -386,9 +575,12 @@ impl Parser {
     /// Parses with layout `idx`, reusing the cached head when the text starts with it.
     fn parse_with(&mut self, idx: usize, text: &[u8]) -> Option<(i64, usize)> {
         let layout = &self.layouts[idx];
-        let cached = self.head.as_ref().filter(|h| {
-            h.layout == idx && text.len() >= h.len && text[..h.len] == h.bytes[..h.len]
-        });
+        let cached = self
+            .head
+            .as_ref()
+            .filter(|h| h.layout == idx && head_eq(text, &h.bytes, h.len));
+        // Whether the head cache now holds this text's head.
+        let mut head_is_text = true;
         let (fields, end) = match cached {
             Some(h) => {
                 let (fields, end, _) = match_items(
@@ -410,10 +602,15 @@ impl Parser {
                     bytes[..len].copy_from_slice(&text[..len]);
                     self.head = Some(HeadCache {
                         layout: idx,
+                        tail: layout.tail,
                         len,
                         bytes,
                         fields: head_fields,
+                        instant: None,
+                        second_at: second_at(layout, text, &head_fields),
                     });
+                } else {
+                    head_is_text = false;
                 }
                 (fields, end)
             }
@@ -427,6 +624,14 @@ impl Parser {
                 ms
             }
         };
+        // The tail changed nothing but the fraction: `ms` is the head's instant, for the short
+        // path.
+        if head_is_text
+            && let Some(h) = self.head.as_mut()
+            && h.fields == whole
+        {
+            h.instant = Some(ms);
+        }
         Some((ms + i64::from(fields.nanos / 1_000_000), end))
     }
 
@@ -511,292 +716,15 @@ impl Parser {
     }
 }
 
-/// What [`match_items`] returns: fields, end position, and fields and position at the head.
-type Matched = (Fields, usize, Option<(Fields, usize)>);
-
-/// Matches `items` in `t` from position `i` with fields `f` so far: the fields, the end
-/// position, and the fields and position when item `head` was reached (if it was).
-fn match_items(
-    items: &[Item],
-    t: &[u8],
-    mut f: Fields,
-    mut i: usize,
-    head: usize,
-) -> Option<Matched> {
-    let mut at_head = None;
-    for (k, item) in items.iter().enumerate() {
-        if k == head {
-            at_head = Some((f, i));
-        }
-        match *item {
-            Item::Lit(b) => {
-                if t.get(i) != Some(&b) {
-                    return None;
-                }
-                i += 1;
-            }
-            Item::Space => {
-                let start = i;
-                while matches!(t.get(i), Some(b' ' | b'\t')) {
-                    i += 1;
-                }
-                if i == start {
-                    return None;
-                }
-            }
-            Item::Year4 => f.year = Some(digits(t, &mut i, 4, 4)? as i32),
-            Item::Year2 => {
-                let y = digits(t, &mut i, 2, 2)? as i32;
-                f.year = Some(if y >= 69 { 1900 + y } else { 2000 + y });
-            }
-            Item::Month => {
-                f.month = digits(t, &mut i, 1, 2)?;
-                f.has_date = true;
-            }
-            Item::Day => {
-                if t.get(i) == Some(&b' ') {
-                    i += 1;
-                }
-                f.day = digits(t, &mut i, 1, 2)?;
-                f.has_date = true;
-            }
-            Item::Hour | Item::Hour12 => f.hour = digits(t, &mut i, 1, 2)?,
-            Item::AmPm => {
-                let w = t.get(i..i + 2)?;
-                f.pm = Some(
-                    match [w[0].to_ascii_uppercase(), w[1].to_ascii_uppercase()] {
-                        [b'A', b'M'] => false,
-                        [b'P', b'M'] => true,
-                        _ => return None,
-                    },
-                );
-                i += 2;
-            }
-            Item::Minute => {
-                f.minute = digits(t, &mut i, 2, 2)?;
-                if f.minute > 59 {
-                    return None;
-                }
-            }
-            Item::Second => {
-                let s = digits(t, &mut i, 2, 2)?;
-                if s > 60 {
-                    return None;
-                }
-                f.second = s.min(59);
-            }
-            Item::Fraction => f.nanos = fraction(t, &mut i)?,
-            Item::OptFraction => {
-                if matches!(t.get(i), Some(b'.' | b','))
-                    && t.get(i + 1).is_some_and(u8::is_ascii_digit)
-                {
-                    i += 1;
-                    f.nanos = fraction(t, &mut i)?;
-                }
-            }
-            Item::MonthName => {
-                f.month = name(t, &mut i, &MONTHS)? + 1;
-                f.has_date = true;
-            }
-            Item::WeekdayName => {
-                name(t, &mut i, &WEEKDAYS)?;
-            }
-            Item::Offset => f.offset = Some(offset_at(t, &mut i)?),
-            Item::OptOffset => {
-                let mut j = i;
-                if let Some(off) = offset_at(t, &mut j) {
-                    f.offset = Some(off);
-                    i = j;
-                }
-            }
-            Item::ZoneName => {
-                let start = i;
-                while t.get(i).is_some_and(u8::is_ascii_alphabetic) {
-                    i += 1;
-                }
-                if i == start {
-                    return None;
-                }
-                if matches!(&t[start..i], b"UTC" | b"GMT" | b"Z") {
-                    f.offset = Some(0);
-                }
-            }
-            Item::DateTimeSep => {
-                if !matches!(t.get(i), Some(b'T' | b' ')) {
-                    return None;
-                }
-                i += 1;
-            }
-            Item::EpochSeconds | Item::EpochMillis => {
-                let neg = t.get(i) == Some(&b'-');
-                if neg {
-                    i += 1;
-                }
-                let start = i;
-                let mut v: i64 = 0;
-                while let Some(&c) = t.get(i).filter(|c| c.is_ascii_digit()) {
-                    v = v.checked_mul(10)?.checked_add(i64::from(c - b'0'))?;
-                    i += 1;
-                }
-                if i == start || i - start > 16 {
-                    return None;
-                }
-                let v = if neg { -v } else { v };
-                f.epoch_ms = Some(if *item == Item::EpochSeconds {
-                    v.checked_mul(1000)?
-                } else {
-                    v
-                });
-            }
-        }
-    }
-    if head == items.len() {
-        at_head = Some((f, i));
-    }
-    Some((f, i, at_head))
-}
-
-/// `min..=max` ASCII digits as a number.
-#[inline]
-fn digits(t: &[u8], i: &mut usize, min: usize, max: usize) -> Option<u32> {
-    let mut v = 0u32;
-    let mut n = 0;
-    while n < max {
-        match t.get(*i + n) {
-            Some(&c) if c.is_ascii_digit() => v = v * 10 + u32::from(c - b'0'),
-            _ => break,
-        }
-        n += 1;
-    }
-    if n < min {
+/// Where the `%S` digits of a head just matched in `text` are, when the head's instant moves
+/// one for one with them (see [`HeadCache::second_at`]).
+fn second_at(layout: &Layout, text: &[u8], head: &Fields) -> Option<usize> {
+    let k = layout.second?;
+    if head.year.is_none() || !head.has_date || head.epoch_ms.is_some() {
         return None;
     }
-    *i += n;
-    Some(v)
-}
-
-/// 1 to 9 fraction digits as nanoseconds (further digits are skipped).
-fn fraction(t: &[u8], i: &mut usize) -> Option<u32> {
-    let start = *i;
-    let mut v = 0u32;
-    while let Some(&c) = t.get(*i).filter(|c| c.is_ascii_digit()) {
-        if *i - start < 9 {
-            v = v * 10 + u32::from(c - b'0');
-        }
-        *i += 1;
-    }
-    let n = *i - start;
-    if n == 0 {
-        return None;
-    }
-    Some(v * 10u32.pow(9 - n.min(9) as u32))
-}
-
-/// `Z`, `+hh`, `+hhmm` or `+hh:mm` as seconds east of UTC.
-fn offset_at(t: &[u8], i: &mut usize) -> Option<i32> {
-    match *t.get(*i)? {
-        b'Z' => {
-            *i += 1;
-            Some(0)
-        }
-        sign @ (b'+' | b'-') => {
-            let mut j = *i + 1;
-            let h = digits(t, &mut j, 2, 2)?;
-            if t.get(j) == Some(&b':') {
-                j += 1;
-            }
-            let m = match digits(t, &mut j, 2, 2) {
-                Some(m) => m,
-                None if t.get(j - 1) == Some(&b':') => return None,
-                None => 0,
-            };
-            if h > 23 || m > 59 {
-                return None;
-            }
-            *i = j;
-            let secs = (h * 3600 + m * 60) as i32;
-            Some(if sign == b'-' { -secs } else { secs })
-        }
-        _ => None,
-    }
-}
-
-const MONTHS: [&str; 12] = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-];
-const WEEKDAYS: [&str; 7] = [
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
-
-/// An English name, abbreviated to three letters or in full, any case: its index.
-fn name(t: &[u8], i: &mut usize, names: &[&str]) -> Option<u32> {
-    let abbr = t.get(*i..*i + 3)?;
-    let idx = names
-        .iter()
-        .position(|n| n.as_bytes()[..3].eq_ignore_ascii_case(abbr))?;
-    let full = names[idx].as_bytes();
-    *i += 3;
-    if t.get(*i - 3..*i - 3 + full.len())
-        .is_some_and(|w| w.eq_ignore_ascii_case(full))
-    {
-        *i += full.len() - 3;
-    }
-    Some(idx as u32)
-}
-
-fn is_leap(y: i32) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
-}
-
-fn days_in_month(y: i32, m: u32) -> u32 {
-    match m {
-        2 if is_leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i32, m: u32, d: u32) -> i64 {
-    let y = i64::from(if m <= 2 { y - 1 } else { y });
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = i64::from((m + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The inverse of [`days_from_civil`].
-fn civil_from_days(z: i64) -> (i32, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y as i32, m, d)
+    let (_, at, _) = match_items(&layout.items[..k], text, Fields::default(), 0, usize::MAX)?;
+    Some(at)
 }
 
 #[cfg(test)]

@@ -67,3 +67,107 @@ proptest! {
         prop_assert_eq!(bytes, data.len() as u64);
     }
 }
+
+/// What a line of the timestamp property holds: the time since the previous line (busy logs
+/// write many records per second), an alteration of the timestamp, the rule's phrase or not,
+/// CRLF or not, and the kind of timestamp (mostly valid; none, an impossible date, a leap
+/// second).
+type Stamped = (u64, Option<(usize, usize)>, &'static str, bool, u8);
+
+fn stamped_line() -> impl Strategy<Value = Stamped> {
+    (
+        prop_oneof![8 => 0u64..40, 2 => 0u64..5000, 1 => 0u64..86_400_000],
+        prop_oneof![12 => Just(None), 1 => (0usize..19, 0usize..4).prop_map(Some)],
+        prop_oneof![4 => Just(""), 1 => Just("ERROR ")],
+        any::<bool>(),
+        0u8..30,
+    )
+}
+
+/// The text of line `l` at `ms` after 2024-03-01 00:00 (local time).
+fn stamped_text(ms: u64, l: &Stamped) -> Vec<u8> {
+    let &(_, edit, phrase, crlf, kind) = l;
+    let (d, h, m, s, f) = (
+        1 + ms / 86_400_000 % 28,
+        ms / 3_600_000 % 24,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        ms % 1000,
+    );
+    let mut line = match kind {
+        0 => format!("no timestamp {phrase}here"),
+        1 => format!("2024-02-30 {h:02}:{m:02}:{s:02},{f:03} {phrase}impossible"),
+        2 => format!("2024-03-{d:02} {h:02}:{m:02}:60,{f:03} {phrase}leap"),
+        _ => format!("2024-03-{d:02} {h:02}:{m:02}:{s:02},{f:03} {phrase}message"),
+    }
+    .into_bytes();
+    if let Some((at, b)) = edit {
+        let at = at.min(line.len() - 1);
+        line[at] = b"9:x,"[b];
+    }
+    if crlf {
+        line.push(b'\r');
+    }
+    line
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// The facts about record times are what parsing every record on its own gives: how many
+    /// records have a valid timestamp, and the earliest and latest of them. Lines holding the
+    /// phrase become records on the matching path, the others are timed in bulk.
+    #[test]
+    fn timestamp_facts_equal_a_parse_of_every_record(
+        lines in proptest::collection::vec(stamped_line(), 1..400),
+        zone in proptest::sample::select(vec!["UTC", "Europe/Amsterdam"]),
+    ) {
+        use super::super::timestamp::{Layout, Parser, Zone};
+        let format = "%Y-%m-%d %H:%M:%S,%f";
+        let mut at = 0;
+        let content: Vec<Vec<u8>> = lines
+            .iter()
+            .map(|l| {
+                at += l.0;
+                stamped_text(at, l)
+            })
+            .collect();
+        let mut data = Vec::new();
+        for l in &content {
+            data.extend_from_slice(l);
+            data.push(b'\n');
+        }
+        let (mut count, mut first, mut last) = (0u64, None::<i64>, None::<i64>);
+        for l in &content {
+            let l = l.strip_suffix(b"\r").unwrap_or(l);
+            let mut fresh = Parser::new(
+                vec![Layout::compile(format).unwrap()],
+                false,
+                Zone::parse(zone).unwrap(),
+                EARLY,
+            );
+            if let Some((t, _)) = fresh.parse(l) {
+                count += 1;
+                first = Some(first.map_or(t, |f| f.min(t)));
+                last = Some(last.map_or(t, |x| x.max(t)));
+            }
+        }
+        let text = format!(
+            "paths = [\"app.log\"]\ntimestamp = {{ format = \"{format}\", timezone = \"{zone}\" }}\n[rules.e]\nmatch = \"ERROR\""
+        );
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let o = rt.block_on(async {
+            let mut h = Harness::new(&text);
+            h.write("app.log", &data);
+            h.check().await
+        });
+        let time = |key: &str| o.fragment.facts.iter().find(|f| f.key == key).map(|f| match f.value {
+            FactValue::Time(t) => t.0,
+            ref other => panic!("{key} is {other:?}"),
+        });
+        prop_assert_eq!(fact(&o, "records"), content.len() as u64);
+        prop_assert_eq!(fact(&o, "records_with_timestamp"), count);
+        prop_assert_eq!(time("first_record_time"), first);
+        prop_assert_eq!(time("last_record_time"), last);
+    }
+}
