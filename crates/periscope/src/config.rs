@@ -436,18 +436,14 @@ fn build(
 
     let at_key = |path: &str| Some(locate::span_of_path(root, path).start);
     let timezone = match &general.timezone {
-        Some(name) => TimeZone::get(name).unwrap_or_else(|e| {
-            errors.push(
-                ConfigError::at(
-                    sources,
-                    at_key("periscope.timezone"),
-                    "periscope.timezone",
-                    format!("unknown time zone `{name}`: {e}"),
-                )
-                .hint("use an IANA name such as `Europe/London` or `UTC`"),
-            );
-            TimeZone::UTC
-        }),
+        Some(name) => time_zone(
+            sources,
+            errors,
+            name,
+            "periscope.timezone",
+            at_key("periscope.timezone"),
+            TimeZone::UTC,
+        ),
         None => TimeZone::system(),
     };
     let default_interval = positive(
@@ -512,6 +508,24 @@ fn build(
         email,
         alert_recipients,
         monitors,
+    })
+}
+
+/// The time zone called `name`, or `fallback` after recording where the bad name is.
+fn time_zone(
+    sources: &Sources,
+    errors: &mut Vec<ConfigError>,
+    name: &str,
+    key: &str,
+    at: Option<usize>,
+    fallback: TimeZone,
+) -> TimeZone {
+    TimeZone::get(name).unwrap_or_else(|e| {
+        errors.push(
+            ConfigError::at(sources, at, key, format!("unknown time zone `{name}`: {e}"))
+                .hint("use an IANA name such as `Europe/London` or `UTC`"),
+        );
+        fallback
     })
 }
 

@@ -11,7 +11,7 @@ use toml::de::{DeTable, DeValue};
 use super::errors::ConfigError;
 use super::schema::{COMMON_MONITOR_KEYS, MonitorCommon};
 use super::sources::Sources;
-use super::{MonitorEntry, locate, merge, positive, section, serde_error};
+use super::{MonitorEntry, locate, merge, positive, section, serde_error, time_zone};
 use crate::schedule::Schedule;
 use crate::wire::{self, SettingsError};
 
@@ -99,18 +99,14 @@ pub(super) fn monitor(
         at("timeout"),
     );
     let schedule_tz = match &common.timezone {
-        Some(tz) => TimeZone::get(tz).unwrap_or_else(|e| {
-            errors.push(
-                ConfigError::at(
-                    sources,
-                    at("timezone"),
-                    format!("{key}.timezone"),
-                    format!("unknown time zone `{tz}`: {e}"),
-                )
-                .hint("use an IANA name such as `Europe/London`"),
-            );
-            defaults.timezone.clone()
-        }),
+        Some(tz) => time_zone(
+            sources,
+            errors,
+            tz,
+            &format!("{key}.timezone"),
+            at("timezone"),
+            defaults.timezone.clone(),
+        ),
         None => defaults.timezone.clone(),
     };
     let schedule = match (&common.interval, &common.cron) {
