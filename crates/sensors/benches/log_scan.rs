@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use model::{CheckContext, FactValue, Monitor, Observation, Timestamp};
 use sensors::BuildContext;
 use sensors::log::LogSettings;
+use testkit::Rng;
 
 /// The counting rules: (name, regex). Written in the common subset of Rust regex and RE2.
 const COUNTING: [(&str, &str); 10] = [
@@ -57,21 +58,6 @@ const NEVER: [(&str, &str); 10] = [
 const DEFAULT_BYTES: u64 = 1 << 30;
 /// The generated timestamps' layout.
 const TS_FORMAT: &str = "%Y-%m-%d %H:%M:%S,%f";
-
-/// xorshift64*: deterministic and fast enough to generate a gigabyte quickly.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// Writes about `bytes` bytes of log lines; returns the number of lines.
 fn generate(path: &Path, bytes: u64) -> std::io::Result<u64> {

@@ -1,6 +1,7 @@
 //! Layout parsing against real-world timestamp texts.
 
 use super::*;
+use testkit::Rng;
 
 fn ms(s: &str) -> i64 {
     s.parse::<jiff::Timestamp>().unwrap().as_millisecond()
@@ -198,24 +199,6 @@ fn the_head_cache_never_changes_a_result() {
 // Differential tests of the short paths (same second, same minute, `time`): a parser used over
 // a whole sequence of texts, as the scan uses it, must give what a parse without any cache
 // gives for each text, including for invalid dates, truncated and altered timestamps.
-
-/// xorshift64*: deterministic texts without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
 
 /// Clock fields of a generated timestamp; out-of-range values are generated on purpose.
 #[derive(Clone, Copy, Debug)]
