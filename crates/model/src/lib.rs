@@ -9,17 +9,24 @@
 mod clock;
 mod config_issue;
 mod event;
+mod ingest;
 mod monitor;
 mod outcome;
 mod sample;
 mod snapshot;
+mod storage;
 
 pub use clock::{Clock, SystemClock, Timestamp};
 pub use config_issue::ConfigIssue;
 pub use event::Event;
+pub use ingest::{IngestError, IngestReceipt, Payload, PayloadFormat, PayloadSink};
 pub use monitor::{
     BoxFuture, CheckContext, Monitor, MonitorError, MonitorRun, Observation, RunRecord,
 };
 pub use outcome::{CheckOutcome, Status};
 pub use sample::{Labels, Sample};
 pub use snapshot::{ErrorGroup, Fact, FactValue, Fragment, Section};
+pub use storage::{
+    AnchoredRegex, Appender, CommitSummary, METRIC_NAME_LABEL, MatchOp, Matcher, Querier,
+    Rejection, SeriesData, SeriesRef, Storage, StoreError, TimeRange,
+};

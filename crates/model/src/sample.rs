@@ -42,6 +42,11 @@ impl Labels {
         self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
 
+    /// The metric name (the [`crate::METRIC_NAME_LABEL`] label), if set.
+    pub fn metric_name(&self) -> Option<&str> {
+        self.get(crate::METRIC_NAME_LABEL)
+    }
+
     /// Number of pairs.
     pub fn len(&self) -> usize {
         self.0.len()
@@ -95,6 +100,14 @@ impl Sample {
     pub fn label(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.labels.set(name, value);
         self
+    }
+
+    /// The series identity of this sample: its labels plus the metric name under
+    /// [`crate::METRIC_NAME_LABEL`], as the store keys series.
+    pub fn series_labels(&self) -> Labels {
+        self.labels
+            .clone()
+            .with(crate::METRIC_NAME_LABEL, self.name.as_str())
     }
 
     /// Sets the unit.
