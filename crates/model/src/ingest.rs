@@ -17,6 +17,8 @@ pub enum PayloadFormat {
     PrometheusText,
     /// OpenMetrics 1.0 text (strict).
     OpenMetrics,
+    /// Prometheus remote-write 1.0: a snappy-compressed (raw block) protobuf `WriteRequest`.
+    RemoteWrite,
 }
 
 impl PayloadFormat {
@@ -26,6 +28,7 @@ impl PayloadFormat {
             PayloadFormat::Json => "json",
             PayloadFormat::PrometheusText => "prometheus",
             PayloadFormat::OpenMetrics => "openmetrics",
+            PayloadFormat::RemoteWrite => "remote-write",
         }
     }
 }
