@@ -7,6 +7,8 @@
 #   read and every record's timestamp parsed (configs in conformance/loghub/).
 # - Monitoring Plugins guidelines: every range in the guideline's examples is parsed and
 #   evaluated as the guideline says (conformance/perfdata_ranges.py).
+# - OpenMetrics: every parser conformance case of the OpenMetrics project is accepted or refused
+#   by `check-metrics --format openmetrics` as its test.json says.
 # Nothing from the test data is copied into the project; it is read where it lies.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -55,6 +57,38 @@ if python3 "$here/perfdata_ranges.py" "$testdata/nagios-plugin-spec/developer-gu
   passed=$((passed + 1))
 else
   failures=$((failures + 1))
+fi
+
+echo "== OpenMetrics: every parser conformance case accepted or refused as the suite says"
+# Each case is fed on stdin to check-metrics; exit 0 means parsed, 1 means refused.
+om_cases="$testdata/openmetrics/parsers"
+if [ ! -d "$om_cases" ]; then
+  echo "FAIL openmetrics: $om_cases is missing"; failures=$((failures + 1))
+else
+  om_total=0; om_agree=0; : > "$work/om.wrong"
+  for case_dir in "$om_cases"/*/; do
+    case=$(basename "$case_dir")
+    om_total=$((om_total + 1))
+    if grep -Eq '"shouldParse"[[:space:]]*:[[:space:]]*true' "$case_dir/test.json"; then expected=0; else expected=1; fi
+    set +e
+    "$bin" check-metrics --format openmetrics < "$case_dir/metrics" > /dev/null 2> "$work/om.err"
+    code=$?
+    set -e
+    if [ "$code" -eq "$expected" ]; then
+      om_agree=$((om_agree + 1))
+    elif [ "$expected" -eq 0 ]; then
+      echo "  $case: should parse, refused (exit $code): $(head -n 1 "$work/om.err")" >> "$work/om.wrong"
+    else
+      echo "  $case: should be refused, parsed (exit $code)" >> "$work/om.wrong"
+    fi
+  done
+  if [ "$om_agree" -eq "$om_total" ] && [ "$om_total" -gt 0 ]; then
+    echo "ok   openmetrics: $om_agree/$om_total cases agree"; passed=$((passed + 1))
+  else
+    echo "FAIL openmetrics: $om_agree/$om_total cases agree; these do not:"
+    cat "$work/om.wrong"
+    failures=$((failures + 1))
+  fi
 fi
 
 echo "conformance: $passed passed, $failures failed"

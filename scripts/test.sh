@@ -2,7 +2,9 @@
 # Runs Periscope's test suite on a fresh machine: installs what the tests talk to, then tests.
 #
 # The command monitor's tests run the real Monitoring Plugins (check_load, check_disk,
-# check_procs, check_tcp...), so the Debian packages are installed when missing.
+# check_procs, check_tcp...), so the Debian packages are installed when missing. The broker
+# tests talk to the real RabbitMQ, NATS (JetStream) and Mosquitto servers on loopback, which
+# scripts/services.sh starts when they are down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +19,9 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+
+echo "==> services (RabbitMQ 5672, NATS 4222, Mosquitto 1883)"
+bash scripts/services.sh
 
 echo "==> cargo test --workspace"
 cargo test --workspace --locked "$@"

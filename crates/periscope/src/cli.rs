@@ -111,6 +111,75 @@ pub enum Command {
         /// File with plugin output; stdin when absent.
         file: Option<PathBuf>,
     },
+
+    /// Check a metrics payload and list every problem with its line, like `promtool check metrics`.
+    ///
+    /// Reads FILE or stdin with the same parser ingestion uses. Prints a one-line OK and exits 0
+    /// when the payload is valid; otherwise prints each problem with its line and column (or JSON
+    /// field) to stderr and exits 1.
+    #[command(
+        after_help = "Example:\n  curl -s http://localhost:9100/metrics | periscope check-metrics\n  periscope check-metrics --format openmetrics exposition.txt"
+    )]
+    CheckMetrics {
+        /// Payload format.
+        #[arg(long, value_enum, default_value_t = MetricsFormat::Prometheus)]
+        format: MetricsFormat,
+        /// File with the payload; stdin when absent.
+        file: Option<PathBuf>,
+    },
+
+    /// Print stored samples of the series a selector matches, oldest first.
+    ///
+    /// The selector is a PromQL series selector: a metric name, label matchers, or both
+    /// (`=`, `!=`, `=~`, `!~`). Reads the metric store of the config (`[store]`).
+    #[command(
+        after_help = "Example:\n  periscope query 'periscope_log_matches{monitor=\"payments\"}' --from -2h\n  periscope query '{job=~\"import|export\"}' --from 2026-11-21T00:00:00Z --format csv"
+    )]
+    Query {
+        /// Series selector, e.g. `http_requests_total{code=~"5.."}`.
+        selector: String,
+        #[command(flatten)]
+        range: SeriesRange,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = QueryFormat::Table)]
+        format: QueryFormat,
+    },
+
+    /// Write stored series as OpenMetrics text, to back up or move history.
+    #[command(
+        after_help = "Example:\n  periscope export --from -7d --output week.om\n  periscope export 'job_duration_seconds' --from -1d | gzip > jobs.om.gz"
+    )]
+    Export {
+        /// Series selector; every series when absent.
+        selector: Option<String>,
+        #[command(flatten)]
+        range: SeriesRange,
+        /// File to write; stdout when absent.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+
+    /// Load an OpenMetrics text file (e.g. from `export`) into the metric store.
+    ///
+    /// Each part of the file is committed as it is read, with a progress bar; a problem stops
+    /// the import with its line, and what was committed before it stays.
+    #[command(after_help = "Example:\n  periscope import week.om")]
+    Import {
+        /// OpenMetrics text file (samples with timestamps).
+        file: PathBuf,
+    },
+}
+
+/// What `query`, `export` and `import` share: which series, which time range.
+#[derive(Debug, Args)]
+pub struct SeriesRange {
+    /// Start: RFC 3339 (`2026-11-21T08:00:00Z`), Unix seconds, `now`, or relative to now
+    /// (`-1h`, `now-30m`). Default: one hour before `--to`.
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub from: Option<String>,
+    /// End, in the same forms. Default: now.
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub to: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,6 +204,28 @@ pub enum MonitorCommand {
     /// List the configured monitors with kind, schedule and whether they are enabled.
     #[command(after_help = "Example:\n  periscope monitor list --env test")]
     List,
+}
+
+/// How `query` prints series.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum QueryFormat {
+    /// One row per sample: series, time, value.
+    Table,
+    /// `series,timestamp,value` with the series as `name{labels}` and RFC 3339 times.
+    Csv,
+    /// The Prometheus HTTP API's `matrix` result shape.
+    Json,
+}
+
+/// Format of a metrics payload for `check-metrics`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum MetricsFormat {
+    /// Prometheus text exposition 0.0.4, read as leniently as Prometheus scrapes it.
+    Prometheus,
+    /// OpenMetrics 1.0 text, every rule of the spec (`# EOF` at the end).
+    Openmetrics,
+    /// Periscope's JSON batch format (docs/format/json-batch.md).
+    Json,
 }
 
 /// Output format for single-monitor results.

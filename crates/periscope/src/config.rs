@@ -8,8 +8,10 @@ mod errors;
 mod locate;
 mod merge;
 mod monitors;
+mod receivers;
 mod schema;
 mod sources;
+mod storage;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,11 +24,15 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 pub use errors::{ConfigError, ConfigErrors};
+pub use receivers::ReceiverEntry;
 pub use schema::{SnapshotFormat, SnapshotNaming};
+pub use storage::{HttpConfig, StoreConfig};
 
 use crate::schedule::Schedule;
 use errors::suggest_field;
-use schema::{AlertsSection, EmailSection, GeneralSection, OutputSection, SECTIONS};
+use schema::{
+    AlertsSection, EmailSection, GeneralSection, HttpSection, OutputSection, SECTIONS, StoreSection,
+};
 use sources::Sources;
 
 /// Named defaults (see `config/periscope.toml`).
@@ -52,8 +58,14 @@ pub struct Config {
     pub email: Option<report::SmtpSettings>,
     /// Recipients for `--mode alerts`.
     pub alert_recipients: Vec<String>,
+    /// The metric store, unless `[store] enabled = false`.
+    pub store: Option<StoreConfig>,
+    /// The HTTP server of `serve`, when `[http] listen` is set.
+    pub http: Option<HttpConfig>,
     /// Every monitor, enabled or not, in the order the files define them.
     pub monitors: Vec<MonitorEntry>,
+    /// Broker receivers (`[receiver.NAME]`), enabled or not.
+    pub receivers: Vec<ReceiverEntry>,
 }
 
 /// Where a run's outputs go.
@@ -367,6 +379,49 @@ fn section<T: DeserializeOwned>(
     }
 }
 
+/// Records why a kind's own settings (a monitor's or a receiver's) could not be built.
+/// `what` names the table kind in messages (`monitor`, `receiver`).
+#[allow(clippy::too_many_arguments)]
+fn settings_error(
+    sources: &Sources,
+    root: &Spanned<DeValue<'_>>,
+    table: &Spanned<DeValue<'_>>,
+    own: &Spanned<DeValue<'_>>,
+    key: &str,
+    (what, kind): (&str, &str),
+    error: crate::wire::SettingsError,
+    errors: &mut Vec<ConfigError>,
+) {
+    use crate::wire::SettingsError;
+    let at = |k: &str| Some(locate::span_of_path(table, k).start);
+    match error {
+        SettingsError::UnknownKind(known) => errors.push(
+            ConfigError::at(
+                sources,
+                at("kind"),
+                format!("{key}.kind"),
+                format!("unknown {what} kind `{kind}`"),
+            )
+            .hint(format!("one of: {}", known.join(", "))),
+        ),
+        SettingsError::Deserialize(e) => errors.push(serde_error(sources, root, key, own, &e)),
+        SettingsError::Issues(issues) => {
+            for issue in issues {
+                let mut err = ConfigError::at(
+                    sources,
+                    at(&issue.path),
+                    format!("{key}.{}", issue.path),
+                    issue.message,
+                );
+                if let Some(h) = issue.hint {
+                    err = err.hint(h);
+                }
+                errors.push(err);
+            }
+        }
+    }
+}
+
 fn serde_error(
     sources: &Sources,
     root: &Spanned<DeValue<'_>>,
@@ -433,6 +488,12 @@ fn build(
     let alerts_section: AlertsSection = get("alerts")
         .and_then(|v| section(sources, root, "alerts", v, errors))
         .unwrap_or_default();
+    let store_section: StoreSection = get("store")
+        .and_then(|v| section(sources, root, "store", v, errors))
+        .unwrap_or_default();
+    let http_section: HttpSection = get("http")
+        .and_then(|v| section(sources, root, "http", v, errors))
+        .unwrap_or_default();
 
     let at_key = |path: &str| Some(locate::span_of_path(root, path).start);
     let timezone = match &general.timezone {
@@ -495,9 +556,59 @@ fn build(
         }
     }
 
+    let mut receivers = Vec::new();
+    if let Some(value) = get("receiver") {
+        match value.get_ref() {
+            DeValue::Table(list) => {
+                for (name, value) in list.iter() {
+                    if let Some(r) = receivers::receiver(sources, root, name, value, errors) {
+                        receivers.push(r);
+                    }
+                }
+            }
+            _ => errors.push(ConfigError::at(
+                sources,
+                Some(value.span().start),
+                "receiver",
+                "`receiver` must be a table: write [receiver.NAME] sections",
+            )),
+        }
+    }
+
     let state_dir = opts.state_dir.clone().unwrap_or_else(|| {
         base_dir.join(general.state_dir.unwrap_or_else(|| PathBuf::from("state")))
     });
+    let mut resolver = storage::Resolver {
+        sources,
+        root,
+        errors,
+    };
+    let store = resolver.store(store_section, base_dir, &state_dir);
+    let http = resolver.http(http_section);
+    if store.is_none()
+        && let Some(r) = receivers.iter().find(|r| r.enabled)
+    {
+        errors.push(
+            ConfigError::at(
+                sources,
+                Some(locate::span_of_path(root, &format!("receiver.{}", r.name)).start),
+                format!("receiver.{}", r.name),
+                "receivers store what they consume, and [store] is disabled",
+            )
+            .hint("remove `enabled = false` from [store], or disable the receiver"),
+        );
+    }
+    if http.is_some() && store.is_none() {
+        errors.push(
+            ConfigError::at(
+                sources,
+                Some(locate::span_of_path(root, "http.listen").start),
+                "http.listen",
+                "the HTTP server receives metrics into the store, and [store] is disabled",
+            )
+            .hint("remove `enabled = false` from [store], or remove [http]"),
+        );
+    }
     Some(Config {
         path: opts.path.clone(),
         environment: opts.env.clone().unwrap_or_else(|| "production".to_string()),
@@ -507,7 +618,10 @@ fn build(
         output,
         email,
         alert_recipients,
+        store,
+        http,
         monitors,
+        receivers,
     })
 }
 

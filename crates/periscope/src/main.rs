@@ -5,14 +5,19 @@
 //! [`serve`], [`demo`]). The one decision behind it: the library crates never know each other;
 //! everything that connects them lives here, and only `wire.rs` knows every monitor kind.
 
+mod check_metrics;
 mod cli;
 mod commands;
 mod config;
 mod demo;
+mod http_server;
+mod ingest;
+mod query;
 mod run;
 mod schedule;
 mod serve;
 mod state;
+mod transfer;
 mod wire;
 
 use std::process::ExitCode;
@@ -58,6 +63,20 @@ async fn dispatch(cli: Cli) -> u8 {
         Command::Monitor(MonitorCommand::List) => commands::monitor_list(&load),
         Command::Demo { dir } => demo::demo(dir).await,
         Command::CheckPerfdata { file } => commands::check_perfdata(file.as_deref()),
+        Command::Query {
+            selector,
+            range,
+            format,
+        } => query::query(&load, &selector, &range, format),
+        Command::Export {
+            selector,
+            range,
+            output,
+        } => transfer::export(&load, selector.as_deref(), &range, output.as_deref()),
+        Command::Import { file } => transfer::import(&load, &file),
+        Command::CheckMetrics { format, file } => {
+            check_metrics::check_metrics(format, file.as_deref())
+        }
     }
 }
 

@@ -8,12 +8,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::ValueEnum;
-use model::{Clock, RunRecord, Status};
+use model::{Clock, RunRecord, Sample, Status};
 use sensors::runner::{self, CheckResult};
 
 use crate::config::{Config, SnapshotFormat, SnapshotNaming};
 use crate::state::StateStore;
-use crate::wire;
+use crate::{ingest, wire};
 
 /// What a run does besides checking and writing the snapshot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -72,6 +72,7 @@ pub async fn run_once(
         notes: Vec::new(),
     };
     write_outputs(config, mode, &mut outcome).await;
+    keep_history(config, &results, clock, &mut outcome).await;
 
     for result in &results {
         if let Some(state) = &result.next_state
@@ -81,6 +82,58 @@ pub async fn run_once(
         }
     }
     Ok(outcome)
+}
+
+/// Keeps the run's samples in the metric store, then lets the store cut blocks and apply
+/// retention (a scheduler-driven installation has no daemon to do it). When `serve` holds the
+/// store, the samples are in the snapshot only, which is a note rather than a failure.
+async fn keep_history(
+    config: &Config,
+    results: &[CheckResult],
+    clock: Arc<dyn Clock>,
+    out: &mut RunOutcome,
+) {
+    let Some(store_config) = &config.store else {
+        return;
+    };
+    let samples: Vec<Sample> = results
+        .iter()
+        .flat_map(|r| r.run.samples.iter().cloned())
+        .collect();
+    if samples.is_empty() {
+        return;
+    }
+    let store = match wire::open_store(store_config, Arc::clone(&clock)) {
+        Ok(s) => s,
+        Err(store::OpenError::Locked { .. }) => {
+            out.notes.push(format!(
+                "the metric store {} is in use (by `periscope serve`?): this run's samples are \
+                 in the snapshot but not in the history",
+                store_config.dir.display()
+            ));
+            return;
+        }
+        Err(e) => {
+            out.problems.push(format!("samples not kept: {e}"));
+            return;
+        }
+    };
+    match ingest::store_samples(&store, &samples).await {
+        Ok(stored) if stored.refused > 0 => out.notes.push(format!(
+            "{} samples kept in the history, {} refused by the store (see the log)",
+            stored.samples, stored.refused
+        )),
+        Ok(_) => {}
+        Err(e) => out.problems.push(format!("samples not kept: {e}")),
+    }
+    if let Err(e) = store.maintain(clock.now()) {
+        out.problems
+            .push(format!("metric store maintenance failed: {e}"));
+    }
+    if let Err(e) = store.close() {
+        out.problems
+            .push(format!("metric store not closed cleanly: {e}"));
+    }
 }
 
 /// Builds the run record from results in config order.

@@ -1,42 +1,144 @@
-//! The daemon: every enabled monitor on its own schedule, the snapshot kept current.
+//! The daemon: every enabled monitor on its own schedule, the snapshot kept current, every
+//! sample kept in the metric store, and pushed metrics received over HTTP.
 //!
 //! One loop owns all scheduling decisions, so there is no lock to reason about: it starts due
-//! checks as tasks, takes finished ones back, writes the snapshot and commits state (in that
-//! order, as in a one-shot run), and sleeps until the next due time or a shutdown signal.
+//! checks as tasks, takes finished ones back, writes the snapshot, stores the samples and
+//! commits state (in that order, as in a one-shot run), runs the store's housekeeping, and
+//! sleeps until the next due time or a shutdown signal. The HTTP server runs beside it and
+//! stops after it, finishing requests in flight.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use model::{Clock, MonitorRun, SystemClock, Timestamp};
+use model::{Clock, MonitorRun, PayloadSink, Storage, SystemClock, Timestamp};
+use sensors::push::{PushLimits, PushStats};
 use sensors::runner::{self, CheckResult};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::commands::load_or_report;
 use crate::config::{Config, LoadOptions};
+use crate::ingest::{self, StoreSink};
 use crate::state::StateStore;
-use crate::{run, wire};
+use crate::{http_server, run, wire};
+
+/// How often Periscope records its own metrics (store, receivers) into the store.
+const SELF_METRICS_EVERY: Duration = Duration::from_secs(15);
+/// How often the store cuts blocks, compacts and applies retention.
+const MAINTAIN_EVERY: Duration = Duration::from_secs(60);
 
 /// `periscope serve`: runs until SIGTERM or SIGINT, then exits 0 after a clean stop.
 pub async fn serve(load: &LoadOptions) -> u8 {
-    let Some(config) = load_or_report(load) else {
+    let Some(mut config) = load_or_report(load) else {
         return 3;
     };
-    let store = match StateStore::open(&config.state_dir) {
+    let state = match StateStore::open(&config.state_dir) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("periscope: {e}");
             return 3;
         }
     };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let metrics = match &config.store {
+        Some(c) => match wire::open_store(c, Arc::clone(&clock)) {
+            Ok(s) => Some(Arc::new(s)),
+            Err(e) => {
+                eprintln!("periscope: cannot open the metric store: {e}");
+                return 3;
+            }
+        },
+        None => None,
+    };
+    let (stop, stopped) = watch::channel(false);
+    let push_stats = Arc::new(PushStats::default());
+    let sink: Option<Arc<dyn PayloadSink>> = metrics.as_ref().map(|store| {
+        Arc::new(StoreSink::new(
+            Arc::clone(store) as Arc<dyn Storage>,
+            Arc::clone(&clock),
+        )) as Arc<dyn PayloadSink>
+    });
+    let server = match (&config.http, &sink) {
+        (Some(http), Some(sink)) => {
+            let limits = PushLimits {
+                max_body_bytes: usize::try_from(http.max_body_bytes).unwrap_or(usize::MAX),
+            };
+            let router = sensors::push::router(Arc::clone(sink), limits, Arc::clone(&push_stats));
+            match http_server::start(http, router, wait_for(stopped.clone())).await {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    eprintln!("periscope: {e}");
+                    return 3;
+                }
+            }
+        }
+        _ => None,
+    };
+    let mut receivers = Vec::new();
+    let mut receiver_tasks = Vec::new();
+    if let Some(sink) = &sink {
+        for entry in config.receivers.iter_mut().filter(|r| r.enabled) {
+            let Some(receiver) = entry.receiver.take() else {
+                continue;
+            };
+            tracing::info!(receiver = %entry.name, broker = receiver.broker(), source = %receiver.describe(), "receiver started");
+            receivers.push(ReceiverStats {
+                name: entry.name.clone(),
+                broker: receiver.broker(),
+                stats: receiver.stats(),
+            });
+            receiver_tasks.push(receiver.start(Arc::clone(sink), stopped.clone()));
+        }
+    }
     for m in config.enabled() {
         tracing::info!(monitor = %m.name, kind = %m.kind, schedule = %m.schedule, "monitor scheduled");
     }
-    if config.enabled().next().is_none() {
-        tracing::warn!(config = %config.path.display(), "no enabled monitor: nothing to do until stopped");
+    if config.enabled().next().is_none() && server.is_none() && receivers.is_empty() {
+        tracing::warn!(config = %config.path.display(), "no enabled monitor and no HTTP receiver: nothing to do until stopped");
     }
-    let daemon = Daemon::new(&config, store, Arc::new(SystemClock));
+    let daemon = Daemon::new(
+        &config,
+        state,
+        clock,
+        metrics.clone(),
+        push_stats,
+        receivers,
+    );
     daemon.run(shutdown_signal()).await;
+    let _ = stop.send(true);
+    if let Some(server) = server {
+        let _ = server.task.await;
+    }
+    for task in receiver_tasks {
+        // Receivers leave unprocessed messages in the broker; this only waits for them to let go.
+        let _ = task.await;
+    }
+    if let Some(store) = metrics {
+        match Arc::try_unwrap(store) {
+            Ok(store) => {
+                if let Err(e) = store.close() {
+                    tracing::error!(error = %e, "metric store not closed cleanly; the next start replays its log");
+                }
+            }
+            Err(_) => {
+                tracing::warn!("metric store still in use at exit; the next start replays its log")
+            }
+        }
+    }
+    tracing::info!("stopped cleanly");
     0
+}
+
+/// A running receiver's counters, for the self metrics.
+struct ReceiverStats {
+    name: String,
+    broker: &'static str,
+    stats: Arc<sensors::brokers::BrokerStats>,
+}
+
+/// Resolves once `stopped` turns true (or its sender is gone).
+async fn wait_for(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|s| *s).await;
 }
 
 /// Resolves on SIGTERM or SIGINT.
@@ -62,6 +164,10 @@ struct Daemon<'a> {
     config: &'a Config,
     store: StateStore,
     clock: Arc<dyn Clock>,
+    /// The metric store, unless `[store]` is disabled.
+    metrics: Option<Arc<store::Store>>,
+    push_stats: Arc<PushStats>,
+    receivers: Vec<ReceiverStats>,
     /// Next due time per enabled monitor.
     due: Vec<Timestamp>,
     /// Whether a check of that monitor is running now.
@@ -72,13 +178,23 @@ struct Daemon<'a> {
 }
 
 impl<'a> Daemon<'a> {
-    fn new(config: &'a Config, store: StateStore, clock: Arc<dyn Clock>) -> Self {
+    fn new(
+        config: &'a Config,
+        store: StateStore,
+        clock: Arc<dyn Clock>,
+        metrics: Option<Arc<store::Store>>,
+        push_stats: Arc<PushStats>,
+        receivers: Vec<ReceiverStats>,
+    ) -> Self {
         let now = clock.now();
         let n = config.enabled().count();
         Daemon {
             config,
             store,
             clock,
+            metrics,
+            push_stats,
+            receivers,
             due: vec![now; n],
             running: vec![false; n],
             latest: vec![None; n],
@@ -89,6 +205,11 @@ impl<'a> Daemon<'a> {
     async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) {
         let entries: Vec<_> = self.config.enabled().collect();
         let mut tasks: JoinSet<(usize, CheckResult)> = JoinSet::new();
+        let mut self_metrics = tokio::time::interval(SELF_METRICS_EVERY);
+        let mut maintenance = tokio::time::interval(MAINTAIN_EVERY);
+        for timer in [&mut self_metrics, &mut maintenance] {
+            timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        }
         tokio::pin!(shutdown);
         loop {
             let now = self.clock.now();
@@ -118,7 +239,9 @@ impl<'a> Daemon<'a> {
             let wait = Duration::from_millis(u64::try_from(next.millis_since(now)).unwrap_or(0));
             tokio::select! {
                 _ = &mut shutdown => break,
-                Some(done) = tasks.join_next() => self.finished(done),
+                Some(done) = tasks.join_next() => self.finished(done).await,
+                _ = self_metrics.tick() => self.record_self_metrics().await,
+                _ = maintenance.tick() => self.maintain().await,
                 _ = tokio::time::sleep(wait) => {}
             }
         }
@@ -126,12 +249,41 @@ impl<'a> Daemon<'a> {
             tracing::info!(in_flight = tasks.len(), "waiting for checks in flight");
         }
         while let Some(done) = tasks.join_next().await {
-            self.finished(done);
+            self.finished(done).await;
         }
-        tracing::info!("stopped cleanly");
     }
 
-    fn finished(&mut self, done: Result<(usize, CheckResult), tokio::task::JoinError>) {
+    /// Periscope's own figures (store, receivers) into its own store.
+    async fn record_self_metrics(&self) {
+        let Some(store) = &self.metrics else {
+            return;
+        };
+        let now = self.clock.now();
+        let mut samples = store.self_metrics(now);
+        samples.extend(self.push_stats.to_samples(now));
+        for r in &self.receivers {
+            samples.extend(r.stats.samples(r.broker, &r.name, now));
+        }
+        if let Err(e) = ingest::store_samples(store.as_ref(), &samples).await {
+            tracing::warn!(error = %e, "self metrics not stored");
+        }
+    }
+
+    /// Cuts blocks, compacts and applies retention, off the async threads.
+    async fn maintain(&self) {
+        let Some(store) = &self.metrics else {
+            return;
+        };
+        let store = Arc::clone(store);
+        let now = self.clock.now();
+        match tokio::task::spawn_blocking(move || store.maintain(now)).await {
+            Ok(Ok(report)) => tracing::debug!(?report, "metric store maintained"),
+            Ok(Err(e)) => tracing::error!(error = %e, "metric store maintenance failed"),
+            Err(e) => tracing::error!(error = %e, "metric store maintenance task lost"),
+        }
+    }
+
+    async fn finished(&mut self, done: Result<(usize, CheckResult), tokio::task::JoinError>) {
         let (i, result) = match done {
             Ok(d) => d,
             // check_one contains panics and timeouts itself; this is the runtime going away.
@@ -166,6 +318,13 @@ impl<'a> Daemon<'a> {
         if let Err(e) = run::write_snapshots(self.config, &record) {
             // Keep the state where it was: the next check repeats this one's lines.
             tracing::error!(error = %e, "snapshot not written; monitor state not advanced");
+            return;
+        }
+        if let Some(store) = &self.metrics
+            && let Err(e) = ingest::store_samples(store.as_ref(), &result.run.samples).await
+        {
+            // Unavailable store: keep the state so the next check measures these lines again.
+            tracing::error!(monitor = %result.run.name, error = %e, "samples not stored; monitor state not advanced");
             return;
         }
         if let Some(state) = &result.next_state

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeValue, ValueDeserializer};
 
-use crate::config::MonitorEntry;
+use crate::config::{MonitorEntry, StoreConfig};
 
 /// Every monitor kind a config may name.
 pub const KINDS: &[&str] = &["log", "command", "http"];
@@ -64,5 +64,103 @@ pub fn slot(entry: &MonitorEntry) -> MonitorSlot {
         monitor: Arc::clone(&entry.monitor),
         description: entry.description.clone(),
         timeout: entry.timeout,
+    }
+}
+
+/// Opens the metric store the config describes. Damage that recovery repaired or set aside
+/// (a torn write-ahead log tail, a corrupt block) is logged, not fatal: the rest is served.
+pub fn open_store(
+    config: &StoreConfig,
+    clock: Arc<dyn model::Clock>,
+) -> Result<store::Store, store::OpenError> {
+    let options = store::StoreOptions {
+        commit_window: config.commit_window,
+        out_of_order_window: config.out_of_order_window,
+        retention_age: config.retention,
+        retention_bytes: config.retention_bytes,
+        ..store::StoreOptions::default()
+    };
+    let opened = store::Store::open(&config.dir, options, clock)?;
+    for note in opened.recovery() {
+        tracing::warn!(store = %config.dir.display(), "{note}");
+    }
+    Ok(opened)
+}
+
+/// Every receiver kind a `[receiver.NAME]` table may name.
+pub const RECEIVER_KINDS: &[&str] = &["rabbitmq", "nats", "mqtt"];
+
+/// A configured broker receiver, ready to start.
+pub enum Receiver {
+    /// RabbitMQ (AMQP 0-9-1).
+    RabbitMq(sensors::brokers::RabbitMqReceiver),
+    /// NATS JetStream.
+    Nats(sensors::brokers::NatsReceiver),
+    /// MQTT.
+    Mqtt(sensors::brokers::MqttReceiver),
+}
+
+impl Receiver {
+    /// The broker's name, as the `broker` label of its metrics.
+    pub fn broker(&self) -> &'static str {
+        match self {
+            Receiver::RabbitMq(_) => "rabbitmq",
+            Receiver::Nats(_) => "nats",
+            Receiver::Mqtt(_) => "mqtt",
+        }
+    }
+
+    /// Where it consumes from, without credentials.
+    pub fn describe(&self) -> String {
+        match self {
+            Receiver::RabbitMq(r) => r.describe(),
+            Receiver::Nats(r) => r.describe(),
+            Receiver::Mqtt(r) => r.describe(),
+        }
+    }
+
+    /// Its counters (shared with the running task).
+    pub fn stats(&self) -> Arc<sensors::brokers::BrokerStats> {
+        match self {
+            Receiver::RabbitMq(r) => r.stats(),
+            Receiver::Nats(r) => r.stats(),
+            Receiver::Mqtt(r) => r.stats(),
+        }
+    }
+
+    /// Starts consuming into `sink` until `shutdown` turns true.
+    pub fn start(
+        self,
+        sink: Arc<dyn model::PayloadSink>,
+        shutdown: sensors::brokers::Shutdown,
+    ) -> tokio::task::JoinHandle<()> {
+        match self {
+            Receiver::RabbitMq(r) => r.start(sink, shutdown),
+            Receiver::Nats(r) => r.start(sink, shutdown),
+            Receiver::Mqtt(r) => r.start(sink, shutdown),
+        }
+    }
+}
+
+/// Builds a receiver of `kind` from its settings table (`kind` and `enabled` removed).
+pub fn build_receiver(
+    kind: &str,
+    name: &str,
+    settings: Spanned<DeValue<'_>>,
+) -> Result<Receiver, SettingsError> {
+    fn typed<S: DeserializeOwned, R>(
+        settings: Spanned<DeValue<'_>>,
+        make: impl FnOnce(S) -> Result<R, Vec<ConfigIssue>>,
+    ) -> Result<R, SettingsError> {
+        let parsed = S::deserialize(ValueDeserializer::from(settings))
+            .map_err(SettingsError::Deserialize)?;
+        make(parsed).map_err(SettingsError::Issues)
+    }
+    use sensors::brokers::{MqttSettings, NatsSettings, RabbitMqSettings};
+    match kind {
+        "rabbitmq" => typed(settings, |s: RabbitMqSettings| s.build(name)).map(Receiver::RabbitMq),
+        "nats" => typed(settings, |s: NatsSettings| s.build(name)).map(Receiver::Nats),
+        "mqtt" => typed(settings, |s: MqttSettings| s.build(name)).map(Receiver::Mqtt),
+        _ => Err(SettingsError::UnknownKind(RECEIVER_KINDS)),
     }
 }

@@ -6,10 +6,13 @@
 //! panics, concurrency and persistence of monitor state are written once, in [`runner`], around
 //! the trait, so a monitor only collects.
 
+pub mod brokers;
 pub mod command;
+pub mod exposition;
 pub mod http;
 pub mod log;
 pub mod perfdata;
+pub mod push;
 pub mod runner;
 
 use std::path::PathBuf;

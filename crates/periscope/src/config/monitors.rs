@@ -11,9 +11,9 @@ use toml::de::{DeTable, DeValue};
 use super::errors::ConfigError;
 use super::schema::{COMMON_MONITOR_KEYS, MonitorCommon};
 use super::sources::Sources;
-use super::{MonitorEntry, locate, merge, positive, section, serde_error, time_zone};
+use super::{MonitorEntry, locate, merge, positive, section, settings_error, time_zone};
 use crate::schedule::Schedule;
-use crate::wire::{self, SettingsError};
+use crate::wire;
 
 /// Defaults from `[periscope]` that a monitor falls back on.
 pub(super) struct MonitorDefaults<'a> {
@@ -146,35 +146,9 @@ pub(super) fn monitor(
     let own_value = merge::table_value(value.span(), own);
     let built = match wire::build_monitor(&common.kind, name.get_ref(), own_value.clone(), &ctx) {
         Ok(m) => Some(m),
-        Err(SettingsError::UnknownKind(known)) => {
-            errors.push(
-                ConfigError::at(
-                    sources,
-                    at("kind"),
-                    format!("{key}.kind"),
-                    format!("unknown monitor kind `{}`", common.kind),
-                )
-                .hint(format!("one of: {}", known.join(", "))),
-            );
-            None
-        }
-        Err(SettingsError::Deserialize(e)) => {
-            errors.push(serde_error(sources, root, &key, &own_value, &e));
-            None
-        }
-        Err(SettingsError::Issues(issues)) => {
-            for issue in issues {
-                let mut err = ConfigError::at(
-                    sources,
-                    at(&issue.path),
-                    format!("{key}.{}", issue.path),
-                    issue.message,
-                );
-                if let Some(h) = issue.hint {
-                    err = err.hint(h);
-                }
-                errors.push(err);
-            }
+        Err(e) => {
+            let what = ("monitor", common.kind.as_str());
+            settings_error(sources, root, value, &own_value, &key, what, e, errors);
             None
         }
     };

@@ -10,7 +10,16 @@ use jiff::SignedDuration;
 use serde::Deserialize;
 
 /// Top-level keys the main file may have.
-pub const SECTIONS: &[&str] = &["periscope", "output", "email", "alerts", "monitor"];
+pub const SECTIONS: &[&str] = &[
+    "periscope",
+    "output",
+    "email",
+    "alerts",
+    "store",
+    "http",
+    "monitor",
+    "receiver",
+];
 
 /// Keys of a monitor table that the runner, not the monitor, uses.
 pub const COMMON_MONITOR_KEYS: &[&str] = &[
@@ -127,6 +136,38 @@ pub enum Security {
 pub struct AlertsSection {
     /// Recipients of alert e-mails. Default: `[email].to`.
     pub to: Option<Vec<String>>,
+}
+
+/// `[store]`: the embedded metric store that keeps every sample's history.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// `false` keeps no history: samples only appear in reports. Default: true.
+    pub enabled: Option<bool>,
+    /// Directory of the metric store; relative to the config file. Default: `<state_dir>/metrics`.
+    pub dir: Option<PathBuf>,
+    /// How long samples are kept, e.g. `15d`, `8w`, `36h`. Default: `15d`.
+    pub retention: Option<jiff::Span>,
+    /// Most disk the stored blocks may use, e.g. `10GiB`, `500MB`; the oldest blocks are
+    /// dropped first. Default: no limit.
+    pub retention_size: Option<String>,
+    /// How long the write-ahead log gathers commits before one fsync, e.g. `5ms`. Longer means
+    /// fewer fsyncs and slower acknowledgements. Default: `5ms`.
+    pub commit_window: Option<SignedDuration>,
+    /// How far behind a series' newest sample a late sample may arrive and still be stored,
+    /// e.g. `1h`. Default: `1h`.
+    pub out_of_order_window: Option<SignedDuration>,
+}
+
+/// `[http]`: the HTTP server of `serve` (metric push and remote-write).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSection {
+    /// Address and port to listen on, e.g. `127.0.0.1:9464` or `0.0.0.0:9464`. Default: no
+    /// HTTP server.
+    pub listen: Option<String>,
+    /// Largest request body accepted, e.g. `32MiB`. Default: `32MiB`.
+    pub max_body: Option<String>,
 }
 
 /// The keys every `[monitor.NAME]` table may have besides its kind's own settings.

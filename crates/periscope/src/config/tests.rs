@@ -76,6 +76,22 @@ fn minimal_config_gets_named_defaults() {
 }
 
 #[test]
+fn the_store_is_on_by_default_and_http_off() {
+    let (dir, config) = load_files(&[("periscope.toml", LOG_MONITOR)], None);
+    let config = config.unwrap();
+    let store = config.store.expect("history is kept by default");
+    assert_eq!(store.dir, dir.path().join("state/metrics"));
+    assert_eq!(store.retention, storage::DEFAULT_RETENTION);
+    assert_eq!(store.retention_bytes, 0);
+    assert!(config.http.is_none());
+    let (_dir, config) = load_files(&[("periscope.toml", "[store]\nenabled = false\n")], None);
+    assert!(config.unwrap().store.is_none());
+    let text = "[http]\nlisten = \"127.0.0.1:0\"\nmax_body = \"1MiB\"\n";
+    let (_dir, config) = load_files(&[("periscope.toml", text)], None);
+    assert_eq!(config.unwrap().http.unwrap().max_body_bytes, 1 << 20);
+}
+
+#[test]
 fn the_email_ca_file_is_found_next_to_the_config() {
     let ca = std::fs::read_to_string(testkit::test_ca_file()).unwrap();
     let main = "[email]\nsmtp_host = \"mail.internal\"\nfrom = \"p@x\"\nto = [\"o@x\"]\nca_file = \"certs/internal-ca.pem\"\n";
@@ -500,6 +516,85 @@ const BROKEN: &[Broken] = &[
         key: "output.snapshot",
         message: "hourly",
         hint: None,
+    },
+    Broken {
+        what: "retention in months",
+        files: &[("periscope.toml", "[store]\nretention = \"3mo\"\n")],
+        env: None,
+        file: "periscope.toml",
+        line: Some(2),
+        key: "store.retention",
+        message: "retention must be a positive span",
+        hint: Some("use days"),
+    },
+    Broken {
+        what: "unknown size unit",
+        files: &[("periscope.toml", "[store]\nretention_size = \"10 gigs\"\n")],
+        env: None,
+        file: "periscope.toml",
+        line: Some(2),
+        key: "store.retention_size",
+        message: "`gigs` is not a size unit",
+        hint: Some("10GiB"),
+    },
+    Broken {
+        what: "listen address without a port",
+        files: &[("periscope.toml", "[http]\nlisten = \"localhost\"\n")],
+        env: None,
+        file: "periscope.toml",
+        line: Some(2),
+        key: "http.listen",
+        message: "`localhost` is not an address and port",
+        hint: Some("127.0.0.1:9464"),
+    },
+    Broken {
+        what: "unknown receiver kind",
+        files: &[("periscope.toml", "[receiver.apps]\nkind = \"kafka\"\n")],
+        env: None,
+        file: "periscope.toml",
+        line: Some(2),
+        key: "receiver.apps.kind",
+        message: "unknown receiver kind `kafka`",
+        hint: Some("rabbitmq, nats, mqtt"),
+    },
+    Broken {
+        what: "unknown receiver setting",
+        files: &[(
+            "periscope.toml",
+            "[receiver.apps]\nkind = \"rabbitmq\"\nurl = \"amqp://127.0.0.1\"\nqueue = \"q\"\nprefetsh = 5\n",
+        )],
+        env: None,
+        file: "periscope.toml",
+        line: Some(5),
+        key: "receiver.apps.prefetsh",
+        message: "unknown field `prefetsh`",
+        hint: Some("prefetch"),
+    },
+    Broken {
+        what: "receiver without a store",
+        files: &[(
+            "periscope.toml",
+            "[store]\nenabled = false\n\n[receiver.apps]\nkind = \"nats\"\nurl = \"nats://127.0.0.1:4222\"\nstream = \"M\"\nsubjects = [\"m.>\"]\nconsumer = \"p\"\n",
+        )],
+        env: None,
+        file: "periscope.toml",
+        line: Some(4),
+        key: "receiver.apps",
+        message: "[store] is disabled",
+        hint: None,
+    },
+    Broken {
+        what: "HTTP receiver without a store",
+        files: &[(
+            "periscope.toml",
+            "[store]\nenabled = false\n\n[http]\nlisten = \"127.0.0.1:9464\"\n",
+        )],
+        env: None,
+        file: "periscope.toml",
+        line: Some(5),
+        key: "http.listen",
+        message: "[store] is disabled",
+        hint: Some("remove `enabled = false`"),
     },
 ];
 

@@ -1,0 +1,162 @@
+//! Where received metrics and measured samples meet the store.
+//!
+//! [`StoreSink`] is the [`PayloadSink`] behind every receiver (HTTP push, remote-write, brokers):
+//! parse the payload, append it all-or-nothing, and resolve only once the commit is synced.
+//! [`store_samples`] keeps the history of what monitors measure. Both speak only `model`'s
+//! [`Storage`] trait, so this file does not know which store it writes to.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use model::{
+    BoxFuture, Clock, IngestError, IngestReceipt, Labels, Payload, PayloadFormat, PayloadSink,
+    Sample, SeriesRef, Storage, StoreError, Timestamp,
+};
+use sensors::exposition;
+
+/// Parses payloads and commits them to a store.
+pub struct StoreSink {
+    storage: Arc<dyn Storage>,
+    clock: Arc<dyn Clock>,
+}
+
+impl StoreSink {
+    /// A sink writing into `storage`; samples without a timestamp get `clock`'s time.
+    pub fn new(storage: Arc<dyn Storage>, clock: Arc<dyn Clock>) -> Self {
+        StoreSink { storage, clock }
+    }
+}
+
+impl PayloadSink for StoreSink {
+    fn ingest(&self, payload: Payload) -> BoxFuture<'_, Result<IngestReceipt, IngestError>> {
+        let storage = Arc::clone(&self.storage);
+        let now = self.clock.now();
+        Box::pin(async move {
+            // Parsing and appending are CPU work on bodies up to many megabytes: keep them off
+            // the threads that serve other requests and broker consumers.
+            let prepared =
+                tokio::task::spawn_blocking(move || prepare(storage.as_ref(), &payload, now))
+                    .await
+                    .map_err(|e| IngestError::Unavailable(format!("ingest task failed: {e}")))??;
+            let (appender, samples) = prepared;
+            let summary = appender.commit().await.map_err(store_error)?;
+            debug_assert_eq!(summary.samples, samples);
+            Ok(IngestReceipt { samples })
+        })
+    }
+}
+
+type Prepared = (Box<dyn model::Appender>, u64);
+
+/// Parses `payload` and appends every sample to a fresh batch; any problem refuses it all.
+fn prepare(
+    storage: &dyn Storage,
+    payload: &Payload,
+    now: Timestamp,
+) -> Result<Prepared, IngestError> {
+    PARSED.with_borrow_mut(|batch| {
+        exposition::parse_compact_into(payload.format, &payload.body, batch)
+            .map_err(|e| IngestError::Poison(e.to_string()))?;
+        let mut appender = storage.appender();
+        let mut refs = Vec::with_capacity(batch.series_len());
+        for index in 0..batch.series_len() {
+            let labels = batch.series(index as u32).to_labels();
+            refs.push(appender.series(&labels).map_err(store_error)?);
+        }
+        for sample in &batch.samples {
+            let series = refs[sample.series as usize];
+            let timestamp = sample.timestamp.unwrap_or(now);
+            appender
+                .append(series, timestamp, sample.value)
+                .map_err(|e| match e {
+                    StoreError::Rejected(reason) => IngestError::Poison(format!(
+                        "{}: {} at {timestamp}: {reason}",
+                        location(payload.format, sample.line),
+                        series_text(&batch.series_of(sample).to_labels()),
+                    )),
+                    other => store_error(other),
+                })?;
+        }
+        Ok((appender, batch.samples.len() as u64))
+    })
+}
+
+thread_local! {
+    /// One parse buffer per blocking thread, refilled by every payload so its vectors and label
+    /// arena are not allocated again for each request.
+    static PARSED: std::cell::RefCell<exposition::CompactBatch> =
+        std::cell::RefCell::new(exposition::CompactBatch::default());
+}
+
+fn store_error(e: StoreError) -> IngestError {
+    match e {
+        StoreError::Unavailable(m) => IngestError::Unavailable(m),
+        StoreError::Rejected(r) => IngestError::Poison(r.to_string()),
+        StoreError::Invalid(m) => IngestError::Poison(m),
+    }
+}
+
+/// Where a sample was in its payload, in the payload's own terms.
+fn location(format: PayloadFormat, line: u32) -> String {
+    match format {
+        PayloadFormat::PrometheusText | PayloadFormat::OpenMetrics => format!("line {line}"),
+        PayloadFormat::Json => format!("samples[{line}]"),
+        PayloadFormat::RemoteWrite => format!("timeseries[{line}]"),
+    }
+}
+
+/// A series the way people write it: `name{a="1",b="2"}`.
+pub fn series_text(labels: &Labels) -> String {
+    let name = labels.metric_name().unwrap_or("");
+    let rest: Vec<String> = labels
+        .iter()
+        .filter(|(k, _)| *k != model::METRIC_NAME_LABEL)
+        .map(|(k, v)| format!("{k}={v:?}"))
+        .collect();
+    if rest.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name}{{{}}}", rest.join(","))
+    }
+}
+
+/// What [`store_samples`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Stored {
+    /// Samples committed.
+    pub samples: u64,
+    /// Samples the store refused (each logged with its reason).
+    pub refused: u64,
+}
+
+/// Keeps monitor samples in the store. Unlike a received payload these are not all-or-nothing:
+/// a refused sample (e.g. a second check within the same millisecond) is logged and skipped.
+pub async fn store_samples(
+    storage: &dyn Storage,
+    samples: &[Sample],
+) -> Result<Stored, StoreError> {
+    let mut appender = storage.appender();
+    let mut refs: HashMap<Labels, SeriesRef> = HashMap::new();
+    let mut stored = Stored::default();
+    for sample in samples {
+        let labels = sample.series_labels();
+        let series = match refs.get(&labels) {
+            Some(r) => *r,
+            None => {
+                let r = appender.series(&labels)?;
+                refs.insert(labels, r);
+                r
+            }
+        };
+        match appender.append(series, sample.timestamp, sample.value) {
+            Ok(()) => stored.samples += 1,
+            Err(StoreError::Rejected(reason)) => {
+                stored.refused += 1;
+                tracing::warn!(series = %series_text(&sample.series_labels()), %reason, "sample not stored");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    appender.commit().await?;
+    Ok(stored)
+}

@@ -1,0 +1,299 @@
+//! Prometheus remote-write 1.0: a snappy raw block (not the framed format) holding a protobuf
+//! `WriteRequest`.
+//!
+//! The messages are declared here by hand with `prost`'s derive, only the fields Periscope
+//! reads (time series labels and samples); `metadata`, exemplars and native histograms are
+//! skipped as protobuf skips unknown fields. The decoded size is checked before decompressing,
+//! so a 20-byte body cannot ask for 4 GiB.
+
+use model::METRIC_NAME_LABEL;
+use prost::Message as _;
+
+use super::batch::MetricType;
+use super::compact::{Builder, CompactBatch};
+use super::error::{Location, ParseErrors, Problems, single};
+use super::names::{is_label_name, metric_name_problem};
+
+/// The most a body may decompress to.
+pub const MAX_DECODED_BYTES: usize = 256 << 20;
+
+/// `prometheus.WriteRequest` (remote-write 1.0), the fields Periscope reads.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct WriteRequest {
+    /// The series and their samples.
+    #[prost(message, repeated, tag = "1")]
+    pub timeseries: Vec<TimeSeries>,
+}
+
+/// `prometheus.TimeSeries`: a label set (with `__name__`) and its samples.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TimeSeries {
+    /// Labels, `__name__` included; the spec says sorted by name.
+    #[prost(message, repeated, tag = "1")]
+    pub labels: Vec<Label>,
+    /// Samples, oldest first.
+    #[prost(message, repeated, tag = "2")]
+    pub samples: Vec<Sample>,
+}
+
+/// `prometheus.Label`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Label {
+    /// Label name.
+    #[prost(string, tag = "1")]
+    pub name: String,
+    /// Label value.
+    #[prost(string, tag = "2")]
+    pub value: String,
+}
+
+/// `prometheus.Sample`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Sample {
+    /// The value (NaN and infinities included; Prometheus' stale marker is a NaN).
+    #[prost(double, tag = "1")]
+    pub value: f64,
+    /// Milliseconds since the epoch.
+    #[prost(int64, tag = "2")]
+    pub timestamp: i64,
+}
+
+/// Decodes a remote-write body.
+pub(crate) fn parse(body: &[u8], batch: CompactBatch) -> Result<CompactBatch, ParseErrors> {
+    if body.is_empty() {
+        return Err(single(
+            Location::Payload,
+            "empty body (expected a snappy-compressed protobuf WriteRequest)",
+        ));
+    }
+    let decoded_len = snap::raw::decompress_len(body).map_err(|e| {
+        single(
+            Location::Payload,
+            format!("not a snappy block (remote-write uses the raw, unframed format): {e}"),
+        )
+    })?;
+    if decoded_len > MAX_DECODED_BYTES {
+        return Err(single(
+            Location::Payload,
+            format!(
+                "decompresses to {decoded_len} bytes; at most {MAX_DECODED_BYTES} are accepted (send smaller batches)"
+            ),
+        ));
+    }
+    let raw = snap::raw::Decoder::new()
+        .decompress_vec(body)
+        .map_err(|e| {
+            single(
+                Location::Payload,
+                format!("snappy block is corrupt or truncated: {e}"),
+            )
+        })?;
+    let request = WriteRequest::decode(raw.as_slice()).map_err(|e| {
+        single(
+            Location::Payload,
+            format!("not a protobuf WriteRequest: {e}"),
+        )
+    })?;
+    from_request(request, batch)
+}
+
+/// Checks and converts a decoded request.
+fn from_request(request: WriteRequest, batch: CompactBatch) -> Result<CompactBatch, ParseErrors> {
+    let mut problems = Problems::default();
+    let mut builder = Builder::new(batch);
+    let total: usize = request.timeseries.iter().map(|t| t.samples.len()).sum();
+    builder.reserve(total);
+    let mut last_family: Option<u32> = None;
+    let mut scratch: Vec<(&str, &str)> = Vec::new();
+    for (i, ts) in request.timeseries.iter().enumerate() {
+        if !check_labels(i, &ts.labels, &mut scratch, &mut problems)
+            || ts.samples.is_empty()
+            || !problems.is_empty()
+        {
+            continue;
+        }
+        let name = scratch
+            .iter()
+            .find(|(n, _)| *n == METRIC_NAME_LABEL)
+            .map_or("", |(_, v)| v);
+        let family = match last_family {
+            Some(f) if builder.family(f).name == name => f,
+            _ => builder.add_family(name, MetricType::Unknown),
+        };
+        last_family = Some(family);
+        let series = builder.push_series(family, scratch.iter().copied());
+        let line = u32::try_from(i).unwrap_or(u32::MAX);
+        for s in &ts.samples {
+            builder.sample(series, s.value, Some(s.timestamp), line);
+        }
+    }
+    builder.finish(problems)
+}
+
+/// Checks a series' labels into `out`, sorted by name; false (with problems reported) when they
+/// break a rule. Labels with an empty value are left out: Prometheus treats them as absent.
+fn check_labels<'r>(
+    index: usize,
+    labels: &'r [Label],
+    out: &mut Vec<(&'r str, &'r str)>,
+    problems: &mut Problems,
+) -> bool {
+    let path = |j: usize, field: &str| format!("timeseries[{index}].labels[{j}].{field}");
+    let before = problems.len();
+    out.clear();
+    let mut name_seen = false;
+    for (j, l) in labels.iter().enumerate() {
+        let (name, value) = (l.name.as_str(), l.value.as_str());
+        if name == METRIC_NAME_LABEL {
+            name_seen = true;
+            if let Some(p) = metric_name_problem(value) {
+                problems.at_field(path(j, "value"), p);
+            }
+        } else if !is_label_name(name) {
+            problems.at_field(
+                path(j, "name"),
+                format!("label name {name:?} is not valid (it must match [a-zA-Z_][a-zA-Z0-9_]*)"),
+            );
+        } else if name.starts_with("__") {
+            problems.at_field(
+                path(j, "name"),
+                format!(
+                    "label name {name:?} is reserved (names starting with \"__\" are for internal use)"
+                ),
+            );
+        }
+        out.push((name, value));
+    }
+    if !name_seen {
+        problems.at_field(
+            format!("timeseries[{index}].labels"),
+            "no __name__ label: every series needs a metric name",
+        );
+    }
+    // The spec says senders sort; checking first costs little when they did.
+    if !out.is_sorted_by(|a, b| a.0 <= b.0) {
+        out.sort_by(|a, b| a.0.cmp(b.0));
+    }
+    if let Some(w) = out.windows(2).find(|w| w[0].0 == w[1].0) {
+        problems.at_field(
+            format!("timeseries[{index}].labels"),
+            format!("label {:?} appears twice", w[0].0),
+        );
+    }
+    out.retain(|(_, v)| !v.is_empty());
+    problems.len() == before
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encode(req: &WriteRequest) -> Vec<u8> {
+        snap::raw::Encoder::new()
+            .compress_vec(&req.encode_to_vec())
+            .unwrap()
+    }
+
+    fn decode(body: &[u8]) -> Result<crate::exposition::Batch, ParseErrors> {
+        parse(body, CompactBatch::default()).map(crate::exposition::Batch::from)
+    }
+
+    fn label(name: &str, value: &str) -> Label {
+        Label {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn decodes_series_and_samples() {
+        let req = WriteRequest {
+            timeseries: vec![TimeSeries {
+                labels: vec![
+                    label("job", "api"),
+                    label("__name__", "up"),
+                    label("empty", ""),
+                ],
+                samples: vec![
+                    Sample {
+                        value: 1.0,
+                        timestamp: 1000,
+                    },
+                    Sample {
+                        value: f64::NAN,
+                        timestamp: 2000,
+                    },
+                ],
+            }],
+        };
+        let batch = decode(&encode(&req)).unwrap();
+        assert_eq!(batch.series.len(), 1);
+        assert_eq!(batch.len(), 2);
+        let labels = &batch.series[0].labels;
+        assert_eq!(labels.metric_name(), Some("up"));
+        assert_eq!(labels.get("job"), Some("api"));
+        assert_eq!(labels.get("empty"), None);
+        assert!(batch.samples[1].value.is_nan());
+        assert_eq!(batch.samples[1].timestamp, Some(model::Timestamp(2000)));
+    }
+
+    #[test]
+    fn bad_labels_are_named_by_path() {
+        let req = WriteRequest {
+            timeseries: vec![
+                TimeSeries {
+                    labels: vec![label("__name__", "ok")],
+                    samples: vec![Sample::default()],
+                },
+                TimeSeries {
+                    labels: vec![
+                        label("1x", "v"),
+                        label("__y", "v"),
+                        label("a", "1"),
+                        label("a", "2"),
+                    ],
+                    samples: vec![Sample::default()],
+                },
+            ],
+        };
+        let e = decode(&encode(&req)).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "timeseries[1].labels[0].name: label name \"1x\" is not valid (it must match [a-zA-Z_][a-zA-Z0-9_]*)\n\
+             timeseries[1].labels[1].name: label name \"__y\" is reserved (names starting with \"__\" are for internal use)\n\
+             timeseries[1].labels: no __name__ label: every series needs a metric name\n\
+             timeseries[1].labels: label \"a\" appears twice"
+        );
+    }
+
+    #[test]
+    fn truncated_snappy_and_wrong_protobuf_say_so() {
+        let req = WriteRequest {
+            timeseries: vec![TimeSeries {
+                labels: vec![label("__name__", "up")],
+                samples: vec![Sample::default()],
+            }],
+        };
+        let body = encode(&req);
+        let e = decode(&body[..body.len() - 3]).unwrap_err().to_string();
+        assert!(
+            e.starts_with("payload: snappy block is corrupt or truncated"),
+            "{e}"
+        );
+        let e = decode(b"").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "payload: empty body (expected a snappy-compressed protobuf WriteRequest)"
+        );
+        let not_proto = snap::raw::Encoder::new()
+            .compress_vec(b"\x0a\xff\xff")
+            .unwrap();
+        let e = decode(&not_proto).unwrap_err().to_string();
+        assert!(e.starts_with("payload: not a protobuf WriteRequest"), "{e}");
+        // A header claiming 4 GiB is refused before any allocation.
+        let e = decode(&[0xff, 0xff, 0xff, 0xff, 0x0f])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("decompresses to"), "{e}");
+    }
+}
