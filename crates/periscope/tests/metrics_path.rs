@@ -212,6 +212,38 @@ async fn pushed_metrics_are_stored_once_acknowledged_and_bad_ones_never() {
     .await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("future"), "{body}");
+    let not_protobuf = snap::raw::Encoder::new()
+        .compress_vec(b"\xff\xff\xff\xff this is not a WriteRequest")
+        .unwrap();
+    let (status, body) = post(
+        &client,
+        &format!("{}/api/v1/write", serve.base),
+        &headers,
+        not_protobuf,
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let bad_label = format!("jobs_done{{__reserved=\"x\"}} 1 {t0}\n");
+    let (status, body) = post(
+        &client,
+        &push,
+        &[("content-type", "text/plain")],
+        bad_label.into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("__reserved"), "names the label: {body}");
+    // NaN and infinities are values like any other.
+    let special =
+        format!("special_values{{v=\"nan\"}} NaN {t0}\nspecial_values{{v=\"inf\"}} +Inf {t0}\n");
+    let (status, body) = post(
+        &client,
+        &push,
+        &[("content-type", "text/plain")],
+        special.into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
     let mut truncated = remote_write_body(&[(t0, 1.0)]);
     truncated.truncate(truncated.len() / 2);
     let (status, body) = post(
@@ -274,6 +306,14 @@ async fn pushed_metrics_are_stored_once_acknowledged_and_bad_ones_never() {
             "{refused} stored: {r}"
         );
     }
+    let special = query_json(&w, "special_values");
+    let special: Vec<&str> = special["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["values"][0][1].as_str().unwrap())
+        .collect();
+    assert_eq!(special, ["+Inf", "NaN"]);
     let queue = query_json(&w, "queue_size");
     assert_eq!(values(&queue["result"][0]), vec![(t0s, "42".to_string())]);
     let rw = query_json(&w, r#"rw_temperature{room="lab"}"#);
