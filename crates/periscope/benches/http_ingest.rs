@@ -7,23 +7,26 @@
 //! and `job`), `PERISCOPE_BENCH_SCRAPES` scrapes each (default 100) 15 s apart and ending a
 //! minute ago, counters growing by realistic amounts and gauges with decimals. The samples are
 //! sharded by series over `PERISCOPE_BENCH_CLIENTS` clients (default 4), as Prometheus shards
-//! its remote-write queue, and encoded as snappy-compressed `WriteRequest`s of at most
-//! `PERISCOPE_BENCH_BATCH` samples (default 10 000, one sample per time series entry as
-//! Prometheus sends them).
+//! its remote-write queue, and encoded as snappy-compressed `WriteRequest`s of about
+//! `PERISCOPE_BENCH_BATCH` samples (default 10 000) with `PERISCOPE_BENCH_GROUP` consecutive
+//! samples per time series entry (default 1: labels repeated for every sample, as Prometheus
+//! sends them; more shows what grouping by series saves).
 //!
 //! Then, `PERISCOPE_BENCH_RUNS` times (default 3), each target in turn is started on a free
 //! loopback port with an empty data directory and sent every request, each client on its own
 //! keep-alive connection, one request in flight per client. Every request's acknowledgement
 //! latency is recorded and every answer must be 2xx (a target with failures is marked
-//! INVALID). Printed per run: samples/s, p50/p99/max latency, server CPU time, peak RSS
-//! (`VmHWM`) and the data directory's size after a SIGTERM stop; then median, min and max over
-//! the runs and the ratio of each peer to Periscope.
+//! INVALID; a run sends for at most 10 min). Printed per run: samples/s, p50/p99/max latency,
+//! server and client CPU time, the server's peak RSS (`VmHWM`), the data directory's size after
+//! a SIGTERM stop and the load average before the run (other work on the machine skews every
+//! figure); then median, min and max over the runs and the ratio of Periscope to each peer.
 //!
 //! Targets: Periscope's release binary with only `[store]` and `[http]` configured (defaults:
 //! acknowledged after the write-ahead log is synced); `victoria-metrics` and `prometheus`
 //! (with `--web.enable-remote-write-receiver`) when found on `PATH` or in `/usr/bin`, otherwise
 //! skipped with the command that installs them; `PERISCOPE_BENCH_TARGETS=periscope` (a comma
 //! list) leaves installed peers out, e.g. while profiling. Only loopback traffic.
+//! `PERISCOPE_BENCH_SHOW=20` prints the first 20 entries of a request instead of running.
 //!
 //! Run with `cargo bench -p periscope --bench http_ingest`.
 
@@ -41,6 +44,8 @@ use workload::{Spec, Workload};
 
 /// The longest a single request may take before it counts as failed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest a run may send for; requests not sent by then count as failed.
+const RUN_DEADLINE: Duration = Duration::from_secs(600);
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -87,7 +92,8 @@ fn send_all(rt: &tokio::runtime::Runtime, url: &str, workload: &Workload) -> Sen
             .map(|bodies| {
                 let url = url.to_string();
                 let bodies = bodies.clone();
-                tokio::spawn(async move { client(&url, &bodies).await })
+                let deadline = start + RUN_DEADLINE;
+                tokio::spawn(async move { client(&url, &bodies, deadline).await })
             })
             .collect();
         let mut sent = Sent {
@@ -106,7 +112,11 @@ fn send_all(rt: &tokio::runtime::Runtime, url: &str, workload: &Workload) -> Sen
 }
 
 /// One client: its own connection, one request at a time.
-async fn client(url: &str, bodies: &[&'static [u8]]) -> (Vec<Duration>, Vec<String>) {
+async fn client(
+    url: &str,
+    bodies: &[&'static [u8]],
+    deadline: Instant,
+) -> (Vec<Duration>, Vec<String>) {
     let http = reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .pool_max_idle_per_host(1)
@@ -116,6 +126,12 @@ async fn client(url: &str, bodies: &[&'static [u8]]) -> (Vec<Duration>, Vec<Stri
     let mut failures = Vec::new();
     for (i, body) in bodies.iter().enumerate() {
         let start = Instant::now();
+        if start > deadline {
+            failures.push(format!(
+                "requests {i}.. not sent: the run took longer than {RUN_DEADLINE:?}"
+            ));
+            break;
+        }
         let answer = http
             .post(url)
             .header("content-type", "application/x-protobuf")
@@ -236,6 +252,35 @@ fn run_once(
     Some(run)
 }
 
+/// Prints the first `n` entries of the first client's first request as text, to see what is
+/// sent (`PERISCOPE_BENCH_SHOW=N`; nothing is run then).
+fn show(workload: &Workload, n: usize) {
+    use prost::Message as _;
+    use sensors::exposition::remote_write::WriteRequest;
+    let Some(body) = workload.bodies.first().and_then(|b| b.first()) else {
+        return;
+    };
+    let raw = snap::raw::Decoder::new()
+        .decompress_vec(body)
+        .expect("a body the bench encoded");
+    let request = WriteRequest::decode(raw.as_slice()).expect("a request the bench encoded");
+    for entry in request.timeseries.iter().take(n) {
+        let labels: Vec<String> = entry
+            .labels
+            .iter()
+            .map(|l| format!("{}={:?}", l.name, l.value))
+            .collect();
+        for sample in &entry.samples {
+            println!(
+                "{{{}}} {} {}",
+                labels.join(","),
+                sample.value,
+                sample.timestamp
+            );
+        }
+    }
+}
+
 /// Median, min and max of `values`.
 fn spread(mut values: Vec<f64>) -> (f64, f64, f64) {
     values.sort_by(f64::total_cmp);
@@ -252,6 +297,7 @@ fn main() -> ExitCode {
     let scrapes = env_usize("PERISCOPE_BENCH_SCRAPES", 100);
     let clients = env_usize("PERISCOPE_BENCH_CLIENTS", 4);
     let batch = env_usize("PERISCOPE_BENCH_BATCH", 10_000);
+    let group = env_usize("PERISCOPE_BENCH_GROUP", 1);
     let runs = env_usize("PERISCOPE_BENCH_RUNS", 3);
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     // E.g. `periscope` alone while profiling it; Periscope always runs.
@@ -266,6 +312,7 @@ fn main() -> ExitCode {
         scrapes,
         clients,
         batch,
+        group,
         end_ms: now - 60_000,
     });
     println!(
@@ -277,8 +324,8 @@ fn main() -> ExitCode {
         (now - workload.last_ms) as f64 / 1e3,
     );
     println!(
-        "  {} remote-write requests of at most {batch} samples (PERISCOPE_BENCH_BATCH) over {clients} clients (PERISCOPE_BENCH_CLIENTS); \
-         {} protobuf, {} snappy ({:.1} B/sample on the wire); encoded in {:.1} s",
+        "  {} remote-write requests of about {batch} samples (PERISCOPE_BENCH_BATCH), {group} per time series entry (PERISCOPE_BENCH_GROUP), \
+         over {clients} clients (PERISCOPE_BENCH_CLIENTS); {} protobuf, {} snappy ({:.1} B/sample on the wire); encoded in {:.1} s",
         workload.requests(),
         mib(workload.raw_bytes),
         mib(workload.body_bytes),
@@ -286,6 +333,10 @@ fn main() -> ExitCode {
         t.elapsed().as_secs_f64()
     );
     println!("  {runs} runs (PERISCOPE_BENCH_RUNS), {cores} cores\n");
+    if let Ok(n) = std::env::var("PERISCOPE_BENCH_SHOW") {
+        show(&workload, n.parse().unwrap_or(20));
+        return ExitCode::SUCCESS;
+    }
 
     let mut targets = vec![Target::periscope()];
     for kind in [Kind::VictoriaMetrics, Kind::Prometheus] {

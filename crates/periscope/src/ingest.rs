@@ -14,30 +14,41 @@ use model::{
 };
 use sensors::exposition;
 
+mod series_cache;
+
+use series_cache::{SeriesCache, key_into};
+
 /// Parses payloads and commits them to a store.
 pub struct StoreSink {
     storage: Arc<dyn Storage>,
     clock: Arc<dyn Clock>,
+    series: Arc<SeriesCache>,
 }
 
 impl StoreSink {
     /// A sink writing into `storage`; samples without a timestamp get `clock`'s time.
     pub fn new(storage: Arc<dyn Storage>, clock: Arc<dyn Clock>) -> Self {
-        StoreSink { storage, clock }
+        StoreSink {
+            storage,
+            clock,
+            series: Arc::new(SeriesCache::default()),
+        }
     }
 }
 
 impl PayloadSink for StoreSink {
     fn ingest(&self, payload: Payload) -> BoxFuture<'_, Result<IngestReceipt, IngestError>> {
         let storage = Arc::clone(&self.storage);
+        let series = Arc::clone(&self.series);
         let now = self.clock.now();
         Box::pin(async move {
             // Parsing and appending are CPU work on bodies up to many megabytes: keep them off
             // the threads that serve other requests and broker consumers.
-            let prepared =
-                tokio::task::spawn_blocking(move || prepare(storage.as_ref(), &payload, now))
-                    .await
-                    .map_err(|e| IngestError::Unavailable(format!("ingest task failed: {e}")))??;
+            let prepared = tokio::task::spawn_blocking(move || {
+                prepare(storage.as_ref(), &series, &payload, now)
+            })
+            .await
+            .map_err(|e| IngestError::Unavailable(format!("ingest task failed: {e}")))??;
             let (appender, samples) = prepared;
             let summary = appender.commit().await.map_err(store_error)?;
             debug_assert_eq!(summary.samples, samples);
@@ -51,18 +62,30 @@ type Prepared = (Box<dyn model::Appender>, u64);
 /// Parses `payload` and appends every sample to a fresh batch; any problem refuses it all.
 fn prepare(
     storage: &dyn Storage,
+    cache: &SeriesCache,
     payload: &Payload,
     now: Timestamp,
 ) -> Result<Prepared, IngestError> {
-    PARSED.with_borrow_mut(|batch| {
+    PARSED.with_borrow_mut(|(batch, key)| {
         exposition::parse_compact_into(payload.format, &payload.body, batch)
             .map_err(|e| IngestError::Poison(e.to_string()))?;
         let mut appender = storage.appender();
         let mut refs = Vec::with_capacity(batch.series_len());
+        let mut known = cache.hold();
         for index in 0..batch.series_len() {
-            let labels = batch.series(index as u32).to_labels();
-            refs.push(appender.series(&labels).map_err(store_error)?);
+            let view = batch.series(index as u32);
+            key_into(key, view.labels());
+            let series = match known.get(key) {
+                Some(series) => series,
+                None => {
+                    let series = appender.series(&view.to_labels()).map_err(store_error)?;
+                    known.insert(key, series);
+                    series
+                }
+            };
+            refs.push(series);
         }
+        drop(known);
         for sample in &batch.samples {
             let series = refs[sample.series as usize];
             let timestamp = sample.timestamp.unwrap_or(now);
@@ -82,10 +105,10 @@ fn prepare(
 }
 
 thread_local! {
-    /// One parse buffer per blocking thread, refilled by every payload so its vectors and label
-    /// arena are not allocated again for each request.
-    static PARSED: std::cell::RefCell<exposition::CompactBatch> =
-        std::cell::RefCell::new(exposition::CompactBatch::default());
+    /// One parse buffer (and cache-key buffer) per blocking thread, refilled by every payload so
+    /// its vectors and label arena are not allocated again for each request.
+    static PARSED: std::cell::RefCell<(exposition::CompactBatch, Vec<u8>)> =
+        std::cell::RefCell::new((exposition::CompactBatch::default(), Vec::new()));
 }
 
 fn store_error(e: StoreError) -> IngestError {

@@ -55,17 +55,20 @@ async fn prepare(channel: &Channel, names: &Names) {
         )
         .await
         .unwrap();
-    channel
-        .queue_declare(
-            names.queue.as_str().into(),
-            QueueDeclareOptions {
-                durable: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
+    // The dead-letter queue too, so the test can watch it before the receiver first runs.
+    for queue in [names.queue.clone(), format!("{}.dead-letter", names.queue)] {
+        channel
+            .queue_declare(
+                queue.as_str().into(),
+                QueueDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .unwrap();
+    }
     channel
         .queue_bind(
             names.queue.as_str().into(),

@@ -73,7 +73,21 @@ impl Target {
                     .trim()
                     .to_string()
             })
-            .unwrap_or_else(|e| format!("unknown ({e})"))
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or_else(|| self.package_version())
+            .unwrap_or_else(|| "version unknown".into())
+    }
+
+    /// The Debian package's version (Debian's VictoriaMetrics prints an empty `-version`).
+    fn package_version(&self) -> Option<String> {
+        let out = Command::new("dpkg-query")
+            .args(["-W", "-f=${Version}", self.name])
+            .output()
+            .ok()?;
+        let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        (out.status.success() && !version.is_empty())
+            .then(|| format!("Debian package {} {version}", self.name))
     }
 
     /// Starts the server on a free loopback port with a fresh data directory under `root`,

@@ -20,6 +20,9 @@ pub struct Spec {
     pub clients: usize,
     /// Most samples per request.
     pub batch: usize,
+    /// Consecutive samples of a series in one time series entry: 1 as Prometheus sends them;
+    /// more as a sender that groups by series would.
+    pub group: usize,
     /// Time of the last scrape (ms since the epoch).
     pub end_ms: i64,
 }
@@ -437,17 +440,20 @@ pub fn build(spec: &Spec) -> Workload {
 
     let clients = spec.clients.max(1);
     let batch = spec.batch.max(1);
-    let mut pending: Vec<Vec<TimeSeries>> =
-        (0..clients).map(|_| Vec::with_capacity(batch)).collect();
+    let group = spec.group.max(1);
+    // Per client: the time series entries of the request being filled, and their samples.
+    let mut pending: Vec<(Vec<TimeSeries>, usize)> =
+        (0..clients).map(|_| (Vec::new(), 0)).collect();
     let mut bodies: Vec<Vec<&'static [u8]>> = vec![Vec::new(); clients];
     let mut encoder = snap::raw::Encoder::new();
     let (mut raw_bytes, mut body_bytes, mut samples) = (0u64, 0u64, 0u64);
     let (mut first_ms, mut last_ms) = (i64::MAX, i64::MIN);
-    let mut flush = |client: usize, series: &mut Vec<TimeSeries>| {
+    let mut flush = |client: usize, request: &mut (Vec<TimeSeries>, usize)| {
         let raw = WriteRequest {
-            timeseries: std::mem::take(series),
+            timeseries: std::mem::take(&mut request.0),
         }
         .encode_to_vec();
+        request.1 = 0;
         let body = encoder
             .compress_vec(&raw)
             .expect("snappy compresses any input");
@@ -455,35 +461,43 @@ pub fn build(spec: &Spec) -> Workload {
         body_bytes += body.len() as u64;
         bodies[client].push(Box::leak(body.into_boxed_slice()));
     };
-    for scrape in 0..spec.scrapes {
-        let behind = (spec.scrapes - 1 - scrape) as i64 * SCRAPE_INTERVAL_MS;
+    for first in (0..spec.scrapes).step_by(group) {
+        let scrapes = first..(first + group).min(spec.scrapes);
         // A scrape's timestamp is its start: a few ms of jitter around the host's slot.
-        let jitter: Vec<i64> = (0..hosts).map(|_| rng.below(20) as i64).collect();
+        let jitter: Vec<Vec<i64>> = scrapes
+            .clone()
+            .map(|_| (0..hosts).map(|_| rng.below(20) as i64).collect())
+            .collect();
         for (i, series) in all.iter_mut().enumerate() {
-            if scrape > 0 {
-                series.advance(&mut rng);
-            }
-            let timestamp = spec.end_ms - behind - series.offset_ms + jitter[series.host];
-            first_ms = first_ms.min(timestamp);
-            last_ms = last_ms.max(timestamp);
-            let client = i % clients;
-            // Like Prometheus' own sender: one sample per time series entry, labels repeated.
-            pending[client].push(TimeSeries {
+            let mut entry = TimeSeries {
                 labels: series.labels.clone(),
-                samples: vec![Sample {
+                samples: Vec::with_capacity(group),
+            };
+            for (k, scrape) in scrapes.clone().enumerate() {
+                if scrape > 0 {
+                    series.advance(&mut rng);
+                }
+                let behind = (spec.scrapes - 1 - scrape) as i64 * SCRAPE_INTERVAL_MS;
+                let timestamp = spec.end_ms - behind - series.offset_ms + jitter[k][series.host];
+                first_ms = first_ms.min(timestamp);
+                last_ms = last_ms.max(timestamp);
+                entry.samples.push(Sample {
                     value: series.value,
                     timestamp,
-                }],
-            });
-            samples += 1;
-            if pending[client].len() >= batch {
-                flush(client, &mut pending[client]);
+                });
+            }
+            samples += entry.samples.len() as u64;
+            let request = &mut pending[i % clients];
+            request.1 += entry.samples.len();
+            request.0.push(entry);
+            if request.1 >= batch {
+                flush(i % clients, request);
             }
         }
     }
-    for (client, series) in pending.iter_mut().enumerate() {
-        if !series.is_empty() {
-            flush(client, series);
+    for (client, request) in pending.iter_mut().enumerate() {
+        if !request.0.is_empty() {
+            flush(client, request);
         }
     }
     Workload {
