@@ -266,7 +266,7 @@ async fn pushed_metrics_are_stored_once_acknowledged_and_bad_ones_never() {
         &client,
         &push,
         &[("content-type", "text/plain")],
-        vec![b'#'; 100 * 1024],
+        vec![b'#'; 100 * 1024 * 1024],
     )
     .await;
     assert_eq!(status, 413, "{body}");

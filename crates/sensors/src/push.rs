@@ -98,22 +98,27 @@ async fn remote_write(State(receiver): State<Receiver>, request: Request) -> Res
 impl Receiver {
     async fn receive(&self, format: PayloadFormat, route: &str, request: Request) -> Response {
         let limit = self.limits.max_body_bytes;
-        if let Some(length) = content_length(request.headers())
-            && length > limit as u64
+        let declared = content_length(request.headers());
+        if let Some(length) = declared
+            && length > DRAIN_LIMIT
         {
+            // Too large even to read and discard: answer now; the connection closes.
             return self.refuse(StatusCode::PAYLOAD_TOO_LARGE, too_large(length, limit));
         }
-        let body = match axum::body::to_bytes(request.into_body(), limit).await {
+        let body = match read_body(request.into_body(), limit).await {
             Ok(b) => b,
-            Err(_) => {
+            Err(BodyError::TooLarge(seen)) => {
+                return self.refuse(StatusCode::PAYLOAD_TOO_LARGE, too_large(seen, limit));
+            }
+            Err(BodyError::Read(e)) => {
                 return self.refuse(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("request body is larger than the {limit}-byte limit (http.max_body)"),
+                    StatusCode::BAD_REQUEST,
+                    format!("the request body could not be read: {e}"),
                 );
             }
         };
         let payload = Payload {
-            body: body.to_vec(),
+            body,
             format,
             origin: format!("http {route}"),
         };
@@ -141,6 +146,42 @@ impl Receiver {
         tracing::debug!(status = status.as_u16(), error = %message, "push request refused");
         problem(status, message)
     }
+}
+
+/// Largest body read (and thrown away) past the limit so the client hears the 413: a client
+/// that is still sending when the server answers sees a broken connection instead.
+const DRAIN_LIMIT: u64 = 256 * 1024 * 1024;
+
+enum BodyError {
+    /// More than the limit; carries how many bytes were seen (at least).
+    TooLarge(u64),
+    /// The client's stream broke.
+    Read(String),
+}
+
+/// Reads the body, keeping at most `limit` bytes; past it, reads on (up to [`DRAIN_LIMIT`])
+/// without keeping anything, so the answer reaches a client that sends the whole body first.
+async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, BodyError> {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut kept = Vec::new();
+    let mut seen: u64 = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| BodyError::Read(e.to_string()))?;
+        seen += chunk.len() as u64;
+        if seen > DRAIN_LIMIT {
+            return Err(BodyError::TooLarge(seen));
+        }
+        if seen <= limit as u64 {
+            kept.extend_from_slice(&chunk);
+        } else if !kept.is_empty() {
+            kept = Vec::new();
+        }
+    }
+    if seen > limit as u64 {
+        return Err(BodyError::TooLarge(seen));
+    }
+    Ok(kept)
 }
 
 fn too_large(length: u64, limit: usize) -> String {
