@@ -1,13 +1,26 @@
 //! Prometheus remote-write 1.0: a snappy raw block (not the framed format) holding a protobuf
 //! `WriteRequest`.
 //!
-//! The messages are declared here by hand with `prost`'s derive, only the fields Periscope
-//! reads (time series labels and samples); `metadata`, exemplars and native histograms are
-//! skipped as protobuf skips unknown fields. The decoded size is checked before decompressing,
-//! so a 20-byte body cannot ask for 4 GiB.
+//! The messages are declared here with `prost`'s derive, only the fields Periscope reads (time
+//! series labels and samples), for senders and tests to encode; decoding walks the wire format
+//! by hand (`remote_write/wire.rs`) so labels are borrowed from the decompressed request instead
+//! of allocated, and `metadata`, exemplars and native histograms are skipped as protobuf skips
+//! unknown fields. The decoded size is checked before decompressing, so a 20-byte body cannot
+//! ask for 4 GiB; the decompressed request lives in a buffer each thread reuses.
+
+mod wire;
+
+#[cfg(test)]
+mod reference;
+#[cfg(test)]
+mod wire_tests;
+
+use std::cell::RefCell;
+
+#[cfg(test)]
+use prost::Message as _;
 
 use model::METRIC_NAME_LABEL;
-use prost::Message as _;
 
 use super::batch::MetricType;
 use super::compact::{Builder, CompactBatch};
@@ -58,6 +71,16 @@ pub struct Sample {
     pub timestamp: i64,
 }
 
+/// Decompressed requests up to this size keep their buffer for the thread's next request (a
+/// Prometheus request of 2 000 samples is a few hundred KB); a larger one is freed after use,
+/// so one huge request does not pin its memory in every thread of a blocking pool.
+const KEEP_BUFFER_BYTES: usize = 32 << 20;
+
+thread_local! {
+    /// The decompressed request, reused: a receiver thread allocates it once, not per request.
+    static DECODED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
 /// Decodes a remote-write body.
 pub(crate) fn parse(body: &[u8], batch: CompactBatch) -> Result<CompactBatch, ParseErrors> {
     if body.is_empty() {
@@ -80,39 +103,52 @@ pub(crate) fn parse(body: &[u8], batch: CompactBatch) -> Result<CompactBatch, Pa
             ),
         ));
     }
-    let raw = snap::raw::Decoder::new()
-        .decompress_vec(body)
+    DECODED.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buffer) => {
+            let result = decompress_and_decode(body, decoded_len, &mut buffer, batch);
+            if buffer.capacity() > KEEP_BUFFER_BYTES {
+                *buffer = Vec::new();
+            }
+            result
+        }
+        // Only reentrance could get here; it costs an allocation, not a failure.
+        Err(_) => decompress_and_decode(body, decoded_len, &mut Vec::new(), batch),
+    })
+}
+
+fn decompress_and_decode(
+    body: &[u8],
+    decoded_len: usize,
+    buffer: &mut Vec<u8>,
+    batch: CompactBatch,
+) -> Result<CompactBatch, ParseErrors> {
+    // Grown, never shrunk in length: no zeroing per request once it is big enough.
+    if buffer.len() < decoded_len {
+        buffer.resize(decoded_len, 0);
+    }
+    let n = snap::raw::Decoder::new()
+        .decompress(body, &mut buffer[..decoded_len])
         .map_err(|e| {
             single(
                 Location::Payload,
                 format!("snappy block is corrupt or truncated: {e}"),
             )
         })?;
-    let request = WriteRequest::decode(raw.as_slice()).map_err(|e| {
-        single(
-            Location::Payload,
-            format!("not a protobuf WriteRequest: {e}"),
-        )
-    })?;
-    from_request(request, batch)
+    decode(&buffer[..n], batch)
 }
 
-/// Checks and converts a decoded request.
-fn from_request(request: WriteRequest, batch: CompactBatch) -> Result<CompactBatch, ParseErrors> {
+/// Checks and converts a decompressed request, walking its protobuf encoding (`wire.rs`).
+fn decode(raw: &[u8], batch: CompactBatch) -> Result<CompactBatch, ParseErrors> {
     let mut problems = Problems::default();
     let mut builder = Builder::new(batch);
-    let total: usize = request.timeseries.iter().map(|t| t.samples.len()).sum();
-    builder.reserve(total);
+    // Prometheus sends one sample per time series: counting series is counting samples.
+    builder.reserve(wire::count_series(raw));
     let mut last_family: Option<u32> = None;
-    let mut scratch: Vec<(&str, &str)> = Vec::new();
-    for (i, ts) in request.timeseries.iter().enumerate() {
-        if !check_labels(i, &ts.labels, &mut scratch, &mut problems)
-            || ts.samples.is_empty()
-            || !problems.is_empty()
-        {
-            continue;
+    wire::for_each_series(raw, |i, labels, samples| {
+        if !check_labels(i, labels, &mut problems) || samples.is_empty() || !problems.is_empty() {
+            return;
         }
-        let name = scratch
+        let name = labels
             .iter()
             .find(|(n, _)| *n == METRIC_NAME_LABEL)
             .map_or("", |(_, v)| v);
@@ -121,29 +157,29 @@ fn from_request(request: WriteRequest, batch: CompactBatch) -> Result<CompactBat
             _ => builder.add_family(name, MetricType::Unknown),
         };
         last_family = Some(family);
-        let series = builder.push_series(family, scratch.iter().copied());
+        let series = builder.push_series(family, labels.iter().copied());
         let line = u32::try_from(i).unwrap_or(u32::MAX);
-        for s in &ts.samples {
+        for s in samples {
             builder.sample(series, s.value, Some(s.timestamp), line);
         }
-    }
+    })
+    .map_err(|e| {
+        single(
+            Location::Payload,
+            format!("not a protobuf WriteRequest: {e}"),
+        )
+    })?;
     builder.finish(problems)
 }
 
-/// Checks a series' labels into `out`, sorted by name; false (with problems reported) when they
-/// break a rule. Labels with an empty value are left out: Prometheus treats them as absent.
-fn check_labels<'r>(
-    index: usize,
-    labels: &'r [Label],
-    out: &mut Vec<(&'r str, &'r str)>,
-    problems: &mut Problems,
-) -> bool {
+/// Checks a series' labels (in payload order), then sorts them by name; false (with problems
+/// reported) when they break a rule. Labels with an empty value are left out: Prometheus treats
+/// them as absent.
+fn check_labels(index: usize, labels: &mut Vec<(&str, &str)>, problems: &mut Problems) -> bool {
     let path = |j: usize, field: &str| format!("timeseries[{index}].labels[{j}].{field}");
     let before = problems.len();
-    out.clear();
     let mut name_seen = false;
-    for (j, l) in labels.iter().enumerate() {
-        let (name, value) = (l.name.as_str(), l.value.as_str());
+    for (j, &(name, value)) in labels.iter().enumerate() {
         if name == METRIC_NAME_LABEL {
             name_seen = true;
             if let Some(p) = metric_name_problem(value) {
@@ -162,7 +198,6 @@ fn check_labels<'r>(
                 ),
             );
         }
-        out.push((name, value));
     }
     if !name_seen {
         problems.at_field(
@@ -171,16 +206,16 @@ fn check_labels<'r>(
         );
     }
     // The spec says senders sort; checking first costs little when they did.
-    if !out.is_sorted_by(|a, b| a.0 <= b.0) {
-        out.sort_by(|a, b| a.0.cmp(b.0));
+    if !labels.is_sorted_by(|a, b| a.0 <= b.0) {
+        labels.sort_by(|a, b| a.0.cmp(b.0));
     }
-    if let Some(w) = out.windows(2).find(|w| w[0].0 == w[1].0) {
+    if let Some(w) = labels.windows(2).find(|w| w[0].0 == w[1].0) {
         problems.at_field(
             format!("timeseries[{index}].labels"),
             format!("label {:?} appears twice", w[0].0),
         );
     }
-    out.retain(|(_, v)| !v.is_empty());
+    labels.retain(|(_, v)| !v.is_empty());
     problems.len() == before
 }
 
