@@ -461,26 +461,46 @@ impl<'c> Scanner<'c> {
     ) {
         let mut times = Times::default();
         let mut plain = 0;
-        let mut next_hit = 0;
         let mut ls = start;
-        while let Some(i) = self.newlines.find(&self.buf[ls..end]) {
-            let le = ls + i;
-            let ce = trim_cr(&self.buf, ls, le);
-            if self.hits.get(next_hit) == Some(&ls) {
-                next_hit += 1;
-                self.line(c, ls, ce, c.base + ls as u64, false, true, sink);
-            } else {
-                if let Some(stamper) = self.stamper.as_mut()
-                    && let Some(t) = stamper.time(&self.buf[ls..ce])
-                {
-                    times.add(t);
-                }
-                plain += 1;
-                c.line_no += 1;
-            }
+        for k in 0..=self.hits.len() {
+            // The lines before the next hit (hits are line starts, in order) are plain.
+            let stop = self.hits.get(k).copied().unwrap_or(end);
+            let n = self.time_plain(ls, stop, &mut times);
+            plain += n;
+            c.line_no += n;
+            let Some(i) = self.newlines.find(&self.buf[stop..end]) else {
+                break;
+            };
+            let le = stop + i;
+            let ce = trim_cr(&self.buf, stop, le);
+            self.line(c, stop, ce, c.base + stop as u64, false, true, sink);
             ls = le + 1;
         }
         sink.plain(plain, &times);
+    }
+
+    /// Adds to `times` the timestamps of the whole lines in `buf[ls..stop]`; returns how many
+    /// lines there are. The hot loop of a scan that matches nothing: the stamper's variant is
+    /// chosen once rather than per line.
+    #[inline]
+    fn time_plain(&mut self, ls: usize, stop: usize, times: &mut Times) -> u64 {
+        let (buf, newlines) = (&self.buf[..stop], self.newlines);
+        match self.stamper.as_mut() {
+            Some(s) if s.pattern.is_none() => {
+                let parser = &mut s.parser;
+                each_line(buf, ls, newlines, |line| {
+                    if let Some(t) = parser.time(line) {
+                        times.add(t);
+                    }
+                })
+            }
+            Some(s) => each_line(buf, ls, newlines, |line| {
+                if let Some(t) = s.time(line) {
+                    times.add(t);
+                }
+            }),
+            None => memchr_iter(b'\n', &buf[ls..]).count() as u64,
+        }
     }
 
     /// Single-line records without timestamps: only lines holding a literal become records;
@@ -592,6 +612,20 @@ impl<'c> Scanner<'c> {
     }
 }
 
+/// Calls `f` with each whole line of `buf[ls..]` (terminator and CR excluded); returns how
+/// many there were.
+#[inline(always)]
+fn each_line(buf: &[u8], mut ls: usize, newlines: Newlines, mut f: impl FnMut(&[u8])) -> u64 {
+    let mut n = 0;
+    while let Some(i) = newlines.find(&buf[ls..]) {
+        let le = ls + i;
+        f(&buf[ls..trim_cr(buf, ls, le)]);
+        n += 1;
+        ls = le + 1;
+    }
+    n
+}
+
 /// `ce` without a preceding `\r` (CRLF files).
 #[inline]
 fn trim_cr(buf: &[u8], ls: usize, ce: usize) -> usize {
@@ -601,3 +635,6 @@ fn trim_cr(buf: &[u8], ls: usize, ce: usize) -> usize {
         ce
     }
 }
+
+#[cfg(test)]
+mod tests;
