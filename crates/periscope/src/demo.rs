@@ -153,6 +153,10 @@ fn files_and_next_steps(dir: &Path, config: &Path, written: &[PathBuf], state: &
     );
     let _ = writeln!(
         s,
+        "  periscope query '{{monitor=\"payments\"}}' --from -1h --config {c}   # the history kept"
+    );
+    let _ = writeln!(
+        s,
         "  periscope run --mode report --config {c}         # all monitors, summary"
     );
     let _ = writeln!(

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use comfy_table::Table;
+use comfy_table::{Table, presets};
 use model::{
     AnchoredRegex, Clock, MatchOp, Matcher, Querier, SeriesData, SystemClock, TimeRange, Timestamp,
 };
@@ -237,6 +237,8 @@ pub fn parse_time(text: &str, now: Timestamp) -> Result<Timestamp, String> {
 
 fn table(series: &[SeriesData]) -> Table {
     let mut table = Table::new();
+    // One line per sample: a separator between every row would halve what fits on a screen.
+    table.load_style(presets::ASCII_FULL_CONDENSED);
     table.set_header(["series", "time", "value"]);
     for s in series {
         let name = series_text(&s.labels);
