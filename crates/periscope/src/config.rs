@@ -8,6 +8,7 @@ mod errors;
 mod locate;
 mod merge;
 mod monitors;
+mod receiver_secret;
 mod receivers;
 mod schema;
 mod sources;
@@ -561,7 +562,9 @@ fn build(
         match value.get_ref() {
             DeValue::Table(list) => {
                 for (name, value) in list.iter() {
-                    if let Some(r) = receivers::receiver(sources, root, name, value, errors) {
+                    if let Some(r) =
+                        receivers::receiver(sources, root, name, value, base_dir, errors)
+                    {
                         receivers.push(r);
                     }
                 }

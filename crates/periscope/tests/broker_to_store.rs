@@ -2,6 +2,7 @@
 //! on 127.0.0.1:5672: applications publish while Periscope is stopped; when `serve` starts,
 //! every message is stored exactly once by (series, timestamp), a poison message goes to the
 //! dead-letter queue with its reason, and the same messages delivered again change nothing.
+//! The broker password reaches Periscope through `password_env`, never the config file.
 
 mod common;
 
@@ -17,6 +18,9 @@ use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 
 const URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+/// What Periscope is configured with: the password comes from the environment, not the file.
+const URL_WITHOUT_PASSWORD: &str = "amqp://guest@127.0.0.1:5672/%2f";
+const PASSWORD_VAR: &str = "PERISCOPE_TEST_AMQP_PASSWORD";
 const WAIT: Duration = Duration::from_secs(30);
 
 struct Names {
@@ -116,6 +120,7 @@ async fn ready(channel: &Channel, queue: &str) -> u32 {
 async fn serve_until_drained(w: &World, channel: &Channel, names: &Names, dead_letters: u32) {
     let child = w
         .cmd(&["serve"])
+        .env(PASSWORD_VAR, "guest")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -150,7 +155,11 @@ async fn serve_until_drained(w: &World, channel: &Channel, names: &Names, dead_l
 }
 
 fn stored_samples(w: &World) -> Vec<(String, String)> {
-    let out = w.run(&["query", "loans_imported", "--from", "0", "--format", "csv"]);
+    let out = w
+        .cmd(&["query", "loans_imported", "--from", "0", "--format", "csv"])
+        .env(PASSWORD_VAR, "guest")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     stdout(&out)
         .lines()
@@ -175,7 +184,8 @@ async fn published_while_stopped_is_stored_once_and_poison_is_dead_lettered() {
     prepare(&channel, &names).await;
     let w = World::new(&format!(
         "[store]\ndir = \"metrics\"\ncommit_window = \"2ms\"\n\n\
-         [receiver.apps]\nkind = \"rabbitmq\"\nurl = \"{URL}\"\nexchange = \"{}\"\n\
+         [receiver.apps]\nkind = \"rabbitmq\"\nurl = \"{URL_WITHOUT_PASSWORD}\"\n\
+         password_env = \"{PASSWORD_VAR}\"\nexchange = \"{}\"\n\
          routing_keys = [\"app.#\"]\nqueue = \"{}\"\nformat = \"prometheus\"\n",
         names.exchange, names.queue
     ));

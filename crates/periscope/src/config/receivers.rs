@@ -1,11 +1,14 @@
 //! One `[receiver.NAME]` table to a [`ReceiverEntry`]: a broker consumer feeding the store.
-//! `kind` and `enabled` are read here; the rest goes to the broker's own settings (through
+//! `kind`, `enabled` and the secret's source (`password_env`, `password_file`) are read here; the rest goes to the broker's own settings (through
 //! `wire.rs`), every problem located by file and line.
+
+use std::path::Path;
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::errors::ConfigError;
+use super::receiver_secret::{self, SecretSource};
 use super::sources::Sources;
 use super::{locate, merge, settings_error};
 use crate::wire::{self, Receiver};
@@ -26,6 +29,7 @@ pub(super) fn receiver(
     root: &Spanned<DeValue<'_>>,
     name: &Spanned<std::borrow::Cow<'_, str>>,
     value: &Spanned<DeValue<'_>>,
+    base_dir: &Path,
     errors: &mut Vec<ConfigError>,
 ) -> Option<ReceiverEntry> {
     let key = format!("receiver.{}", name.get_ref());
@@ -41,7 +45,7 @@ pub(super) fn receiver(
     };
     let kinds = wire::RECEIVER_KINDS.join(", ");
     let mut own = DeTable::new();
-    let (mut kind, mut enabled) = (None, true);
+    let (mut kind, mut enabled, mut secret) = (None, true, None);
     for (k, v) in table.iter() {
         match (k.get_ref().as_ref(), v.get_ref()) {
             ("kind", DeValue::String(s)) => kind = Some(s.to_string()),
@@ -58,6 +62,12 @@ pub(super) fn receiver(
                 return None;
             }
             ("enabled", DeValue::Boolean(b)) => enabled = *b,
+            ("password_env", DeValue::String(s)) => {
+                secret = Some((SecretSource::Env(s.to_string()), v.span()));
+            }
+            ("password_file", DeValue::String(s)) => {
+                secret = Some((SecretSource::File(s.to_string()), v.span()));
+            }
             ("enabled", _) => {
                 errors.push(ConfigError::at(
                     sources,
@@ -84,6 +94,17 @@ pub(super) fn receiver(
         );
         return None;
     };
+    if let Some((source, span)) = secret
+        && enabled
+    {
+        let before = errors.len();
+        receiver_secret::apply(
+            sources, &key, span, source, &kind, base_dir, &mut own, errors,
+        );
+        if errors.len() > before {
+            return None;
+        }
+    }
     let own_value = merge::table_value(value.span(), own);
     match wire::build_receiver(&kind, name.get_ref(), own_value.clone()) {
         Ok(r) => Some(ReceiverEntry {

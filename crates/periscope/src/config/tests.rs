@@ -92,6 +92,29 @@ fn the_store_is_on_by_default_and_http_off() {
 }
 
 #[test]
+fn receiver_passwords_come_from_a_file_not_the_config() {
+    let main = "[receiver.sensors]\nkind = \"mqtt\"\nhost = \"127.0.0.1\"\nclient_id = \"p\"\n\
+                topics = [\"s/#\"]\nusername = \"periscope\"\npassword_file = \"mqtt-password\"\n\n\
+                [receiver.edge]\nkind = \"nats\"\nurl = \"nats://periscope@127.0.0.1:4222\"\n\
+                stream = \"M\"\nsubjects = [\"m.>\"]\nconsumer = \"p\"\npassword_file = \"mqtt-password\"\n";
+    let (_dir, config) = load_files(
+        &[("periscope.toml", main), ("mqtt-password", "s3cret\n")],
+        None,
+    );
+    let config = config.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.receivers.len(), 2);
+    // An inline password beside password_file is refused rather than silently preferred.
+    let both = main.replace("username = ", "password = \"inline\"\nusername = ");
+    let errors = errors_of(&[("periscope.toml", &both), ("mqtt-password", "x")], None);
+    assert!(
+        errors[0]
+            .message
+            .contains("set either password or password_file"),
+        "{errors:#?}"
+    );
+}
+
+#[test]
 fn the_email_ca_file_is_found_next_to_the_config() {
     let ca = std::fs::read_to_string(testkit::test_ca_file()).unwrap();
     let main = "[email]\nsmtp_host = \"mail.internal\"\nfrom = \"p@x\"\nto = [\"o@x\"]\nca_file = \"certs/internal-ca.pem\"\n";
@@ -569,6 +592,35 @@ const BROKEN: &[Broken] = &[
         key: "receiver.apps.prefetsh",
         message: "unknown field `prefetsh`",
         hint: Some("prefetch"),
+    },
+    Broken {
+        what: "receiver password from an unset variable",
+        files: &[(
+            "periscope.toml",
+            "[receiver.apps]\nkind = \"rabbitmq\"\nurl = \"amqp://periscope@127.0.0.1/\"\nqueue = \"q\"\npassword_env = \"PERISCOPE_TEST_NEVER_SET\"\n",
+        )],
+        env: None,
+        file: "periscope.toml",
+        line: Some(5),
+        key: "receiver.apps.password_env",
+        message: "`PERISCOPE_TEST_NEVER_SET` is not set",
+        hint: Some("export PERISCOPE_TEST_NEVER_SET"),
+    },
+    Broken {
+        what: "receiver password twice",
+        files: &[
+            (
+                "periscope.toml",
+                "[receiver.apps]\nkind = \"nats\"\nurl = \"nats://p:inline@127.0.0.1:4222\"\nstream = \"M\"\nsubjects = [\"m.>\"]\nconsumer = \"p\"\npassword_file = \"secret.txt\"\n",
+            ),
+            ("secret.txt", "s3cret\n"),
+        ],
+        env: None,
+        file: "periscope.toml",
+        line: Some(7),
+        key: "receiver.apps.password_file",
+        message: "already holds a password",
+        hint: Some("remove the password from the url"),
     },
     Broken {
         what: "receiver without a store",
