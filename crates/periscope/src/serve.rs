@@ -113,6 +113,8 @@ pub async fn serve(load: &LoadOptions) -> u8 {
         // Receivers leave unprocessed messages in the broker; this only waits for them to let go.
         let _ = task.await;
     }
+    // The sink holds the store too; with every receiver stopped, let it go so the store closes.
+    drop(sink);
     if let Some(store) = metrics {
         match Arc::try_unwrap(store) {
             Ok(store) => {

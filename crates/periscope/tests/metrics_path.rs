@@ -284,7 +284,12 @@ async fn pushed_metrics_are_stored_once_acknowledged_and_bad_ones_never() {
 
     // Let the monitor run at least once so its samples reach the store.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    serve.stop();
+    let log = serve.stop();
+    // A clean stop closes the store: the next start has no log to replay.
+    assert!(
+        !log.contains("still in use") && !log.contains("not closed cleanly"),
+        "{log}"
+    );
 
     let jobs = query_json(&w, r#"jobs_done{job="import"}"#);
     let result = &jobs["result"].as_array().unwrap();
