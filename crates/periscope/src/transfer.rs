@@ -163,7 +163,7 @@ impl Importer<'_> {
             let cut = if done {
                 buf.len()
             } else {
-                match memchr_last_newline(&buf) {
+                match last_newline(&buf) {
                     Some(i) => i + 1,
                     // One line longer than a part: keep reading until it ends.
                     None => continue,
@@ -243,6 +243,6 @@ fn store_error(e: StoreError) -> ImportError {
     ImportError::Store(format!("the metric store refused the import: {e}"))
 }
 
-fn memchr_last_newline(buf: &[u8]) -> Option<usize> {
+fn last_newline(buf: &[u8]) -> Option<usize> {
     buf.iter().rposition(|&b| b == b'\n')
 }

@@ -331,6 +331,27 @@ async fn pushed_metrics_are_stored_once_acknowledged_and_bad_ones_never() {
     assert!(!perf["result"].as_array().unwrap().is_empty(), "{perf}");
     assert_eq!(perf["result"][0]["values"][0][1], "7");
 
+    // The default table, and an export to stdout, as people read them in a terminal.
+    let out = w.run(&["query", "queue_size", "--from", "0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = stdout(&out);
+    assert!(
+        table.contains(r#"queue_size{queue="loans"}"#) && table.contains("| 42 "),
+        "{table}"
+    );
+    let out = w.run(&["export", "queue_size", "--from", "0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("# TYPE queue_size unknown\n") && text.ends_with("# EOF\n"),
+        "{text}"
+    );
+    assert!(
+        stderr(&out).contains("exported 1 samples of 1 series"),
+        "{}",
+        stderr(&out)
+    );
+
     // Export, then import into a fresh store: the same samples come back.
     let exported = w.path("history.om");
     let out = w.run(&[
