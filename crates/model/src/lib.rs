@@ -6,15 +6,18 @@
 //! can be built and checked in tests without files, sockets or a clock ([`Clock`] is the only
 //! way to learn the time, and only [`SystemClock`] reads it).
 
+pub mod alert;
 mod clock;
 mod config_issue;
 mod event;
 mod ingest;
+pub mod level;
 mod monitor;
 mod outcome;
 mod sample;
 mod snapshot;
 mod storage;
+pub mod time_period;
 
 pub use clock::{Clock, SystemClock, Timestamp};
 pub use config_issue::ConfigIssue;

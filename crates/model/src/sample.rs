@@ -37,6 +37,19 @@ impl Labels {
             .map(|i| self.0[i].1.as_str())
     }
 
+    /// Removes `name`, returning its value if it was set.
+    pub fn remove(&mut self, name: &str) -> Option<String> {
+        self.0
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .ok()
+            .map(|i| self.0.remove(i).1)
+    }
+
+    /// Keeps only the pairs for which `keep(name, value)` is true.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &str) -> bool) {
+        self.0.retain(|(n, v)| keep(n, v));
+    }
+
     /// The pairs, sorted by name.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))

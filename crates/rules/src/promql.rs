@@ -1,0 +1,26 @@
+//! The PromQL evaluator. `promql-parser` turns text into an [`Expr`]; everything after that is
+//! ours: selecting series through [`model::Querier`], lookback and staleness, functions,
+//! aggregations, vector matching and subqueries, with Prometheus' semantics.
+//!
+//! Contract shared by the parts of this module (each in its own file under `promql/`):
+//! - times are milliseconds since the Unix epoch (`model::Timestamp.0`), durations milliseconds;
+//! - [`Engine::instant`] evaluates at one instant, [`Engine::range`] at every step of a range
+//!   and returns a matrix; both fetch each selector's data once per query;
+//! - functions are called through [`functions::call`] with already-evaluated arguments.
+
+mod engine;
+mod error;
+pub mod functions;
+mod value;
+
+pub use engine::{Engine, EngineOptions};
+pub use error::EvalError;
+pub use promql_parser::parser::Expr;
+pub use value::{
+    InstantSample, Matrix, Point, RangeSeries, STALE_NAN_BITS, Value, Vector, is_stale_nan,
+};
+
+/// Parses a PromQL expression, with the parser's message on failure.
+pub fn parse(query: &str) -> Result<Expr, EvalError> {
+    promql_parser::parser::parse(query).map_err(EvalError::Parse)
+}
