@@ -14,6 +14,7 @@ mod ingest;
 pub mod level;
 mod monitor;
 mod outcome;
+pub mod query;
 mod sample;
 mod snapshot;
 mod storage;

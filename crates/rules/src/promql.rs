@@ -2,6 +2,8 @@
 //! ours: selecting series through [`model::Querier`], lookback and staleness, functions,
 //! aggregations, vector matching and subqueries, with Prometheus' semantics.
 //!
+//! The value types live in [`model::query`] (re-exported here) so the query API can return them.
+//!
 //! Contract shared by the parts of this module (each in its own file under `promql/`):
 //! - times are milliseconds since the Unix epoch (`model::Timestamp.0`), durations milliseconds;
 //! - [`Engine::instant`] evaluates at one instant, [`Engine::range`] at every step of a range
@@ -11,14 +13,13 @@
 mod engine;
 mod error;
 pub mod functions;
-mod value;
 
 pub use engine::{Engine, EngineOptions};
 pub use error::EvalError;
-pub use promql_parser::parser::Expr;
-pub use value::{
+pub use model::query::{
     InstantSample, Matrix, Point, RangeSeries, STALE_NAN_BITS, Value, Vector, is_stale_nan,
 };
+pub use promql_parser::parser::Expr;
 
 /// Parses a PromQL expression, with the parser's message on failure.
 pub fn parse(query: &str) -> Result<Expr, EvalError> {

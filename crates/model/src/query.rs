@@ -1,6 +1,7 @@
-//! The values an expression evaluates to.
+//! The values a PromQL expression evaluates to: shared by the evaluator (`rules`), the query
+//! API (`web`) and the CLI, so results cross those seams without conversion.
 
-use model::Labels;
+use crate::Labels;
 
 /// Prometheus' staleness marker: a NaN with exactly these bits ends a series (a target went
 /// away, a rule stopped producing it). Selectors never return it as a value.
