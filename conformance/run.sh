@@ -9,6 +9,8 @@
 #   evaluated as the guideline says (conformance/perfdata_ranges.py).
 # - OpenMetrics: every parser conformance case of the OpenMetrics project is accepted or refused
 #   by `check-metrics --format openmetrics` as its test.json says.
+# - PromQL: Prometheus' own PromQL test scripts run through `promql-test`; no file may pass
+#   fewer cases than conformance/promqltest-baseline.txt says (a regression).
 # Nothing from the test data is copied into the project; it is read where it lies.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -88,6 +90,50 @@ else
     echo "FAIL openmetrics: $om_agree/$om_total cases agree; these do not:"
     cat "$work/om.wrong"
     failures=$((failures + 1))
+  fi
+fi
+
+echo "== PromQL: Prometheus' test scripts, passed cases per file against the baseline"
+# promql-test prints a table row per file: "<file> <passed>/<run> <skipped> <rate>". The check
+# fails when a file passes fewer cases than conformance/promqltest-baseline.txt allows, or when
+# a file cannot be run at all. To raise the baseline after an improvement, copy the new passed
+# counts into that file (its header says how); never lower it to make this check pass.
+pq_dir="$testdata/prometheus/promqltest-testdata"
+pq_baseline="$here/promqltest-baseline.txt"
+if ! ls "$pq_dir"/*.test > /dev/null 2>&1; then
+  echo "FAIL promql: no .test files in $pq_dir"; failures=$((failures + 1))
+else
+  set +e
+  "$bin" promql-test "$pq_dir"/*.test > "$work/pq.out" 2> "$work/pq.err"
+  code=$?
+  set -e
+  if [ "$code" -ne 0 ]; then
+    echo "FAIL promql: promql-test exited $code: $(head -c 400 "$work/pq.err")"; failures=$((failures + 1))
+  elif awk -v baseline="$pq_baseline" '
+      BEGIN {
+        while ((getline line < baseline) > 0) {
+          if (line ~ /^[[:space:]]*(#|$)/) continue
+          split(line, f, /[[:space:]]+/); floor[f[1]] = f[2]
+        }
+      }
+      $1 ~ /\.test$/ && $2 ~ /^[0-9]+\/[0-9]+$/ {
+        split($2, n, "/"); seen[$1] = 1
+        printf "  %-28s %9s passed  %4d skipped  %6s\n", $1, $2, $3, $4
+        if (!($1 in floor)) { printf "  %s is not in the baseline\n", $1; bad++ }
+        else if (n[1] + 0 < floor[$1] + 0) { printf "  REGRESSION %s: %d passed, baseline %d\n", $1, n[1], floor[$1]; bad++ }
+        else if (n[1] + 0 > floor[$1] + 0) raise++
+      }
+      $1 == "all" && $2 == "files" { total = $3 }
+      END {
+        for (name in floor) if (!(name in seen)) { printf "  %s is in the baseline but was not run\n", name; bad++ }
+        if (total != "") printf "  all files: %s passed\n", total
+        if (raise) printf "  %d files pass more than their baseline: raise conformance/promqltest-baseline.txt\n", raise
+        exit bad > 0
+      }' "$work/pq.out"
+  then
+    echo "ok   promql: no file below its baseline"; passed=$((passed + 1))
+  else
+    echo "FAIL promql: a file fell below conformance/promqltest-baseline.txt (see above)"; failures=$((failures + 1))
   fi
 fi
 

@@ -168,6 +168,23 @@ pub enum Command {
         /// OpenMetrics text file (samples with timestamps).
         file: PathBuf,
     },
+
+    /// Run PromQL test scripts (Prometheus' `load`/`eval` language) against Periscope's evaluator.
+    ///
+    /// Prints each file's failed cases with the reason (the first few, all with --verbose) and a
+    /// table of passed/total per file. Cases that need native histograms are counted as
+    /// skipped. Exits 0 whatever the pass rates, 1 when a file cannot be read or parsed.
+    #[command(
+        after_help = "Example:\n  periscope promql-test ../shared/testdata/prometheus/promqltest-testdata/*.test\n  periscope promql-test my-rules.test --verbose"
+    )]
+    PromqlTest {
+        /// Test scripts to run.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Print every failure and every skipped case, not only the first few failures.
+        #[arg(long, short = 'v')]
+        verbose: bool,
+    },
 }
 
 /// What `query`, `export` and `import` share: which series, which time range.

@@ -12,7 +12,9 @@ mod config;
 mod demo;
 mod http_server;
 mod ingest;
+mod promql_test;
 mod query;
+mod query_api;
 mod run;
 mod schedule;
 mod serve;
@@ -77,6 +79,7 @@ async fn dispatch(cli: Cli) -> u8 {
         Command::CheckMetrics { format, file } => {
             check_metrics::check_metrics(format, file.as_deref())
         }
+        Command::PromqlTest { files, verbose } => promql_test::promql_test(&files, verbose),
     }
 }
 

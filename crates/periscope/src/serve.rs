@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use model::{Clock, MonitorRun, PayloadSink, Storage, SystemClock, Timestamp};
+use model::{Clock, MonitorRun, PayloadSink, Querier, Storage, SystemClock, Timestamp};
 use sensors::push::{PushLimits, PushStats};
 use sensors::runner::{self, CheckResult};
 use tokio::sync::watch;
@@ -19,6 +19,7 @@ use tokio::task::JoinSet;
 use crate::commands::load_or_report;
 use crate::config::{Config, LoadOptions};
 use crate::ingest::{self, StoreSink};
+use crate::query_api::PromBackend;
 use crate::state::StateStore;
 use crate::{http_server, run, wire};
 
@@ -63,7 +64,9 @@ pub async fn serve(load: &LoadOptions) -> u8 {
             let limits = PushLimits {
                 max_body_bytes: usize::try_from(http.max_body_bytes).unwrap_or(usize::MAX),
             };
-            let router = sensors::push::router(Arc::clone(sink), limits, Arc::clone(&push_stats));
+            let store = metrics.as_ref().map(|m| Arc::clone(m) as Arc<dyn Querier>);
+            let router = sensors::push::router(Arc::clone(sink), limits, Arc::clone(&push_stats))
+                .merge(query_router(store, Arc::clone(&clock)));
             match http_server::start(http, router, wait_for(stopped.clone())).await {
                 Ok(s) => Some(s),
                 Err(e) => {
@@ -129,6 +132,14 @@ pub async fn serve(load: &LoadOptions) -> u8 {
     }
     tracing::info!("stopped cleanly");
     0
+}
+
+/// The Prometheus query API over the store, when there is one.
+fn query_router(store: Option<Arc<dyn Querier>>, clock: Arc<dyn Clock>) -> axum::Router {
+    match store {
+        Some(store) => web::prom_api::router(Arc::new(PromBackend::new(store)), clock),
+        None => axum::Router::new(),
+    }
 }
 
 /// A running receiver's counters, for the self metrics.

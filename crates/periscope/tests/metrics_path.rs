@@ -5,65 +5,18 @@
 
 mod common;
 
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::serve::{Serve, free_port};
 use common::{World, stderr, stdout};
 use prost::Message;
 use sensors::exposition::remote_write::{Label, Sample, TimeSeries, WriteRequest};
-
-/// A port nobody listens on right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn config(port: u16) -> String {
     format!(
         "[store]\ndir = \"metrics\"\ncommit_window = \"2ms\"\n\n[http]\nlisten = \"127.0.0.1:{port}\"\nmax_body = \"64KiB\"\n\n\
          [monitor.tick]\nkind = \"command\"\ninterval = \"1s\"\nshell = \"echo 'OK - tick | queue=7;10;20'\"\n"
     )
-}
-
-struct Serve {
-    child: Child,
-    base: String,
-}
-
-impl Serve {
-    fn start(w: &World, port: u16) -> Serve {
-        let child = w
-            .cmd(&["serve"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "serve never listened on {port}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Serve {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    fn stop(self) -> String {
-        let status = std::process::Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let out = self.child.wait_with_output().unwrap();
-        let log = stderr(&out);
-        assert_eq!(out.status.code(), Some(0), "clean exit on SIGTERM: {log}");
-        log
-    }
 }
 
 async fn post(

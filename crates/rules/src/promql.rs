@@ -21,7 +21,9 @@ pub use model::query::{
 };
 pub use promql_parser::parser::Expr;
 
-/// Parses a PromQL expression, with the parser's message on failure.
+/// Parses a PromQL expression, with the parser's message on failure. Periscope's own functions
+/// (the forecasts of [`crate::forecast`]) are known to the parser from the first call on.
 pub fn parse(query: &str) -> Result<Expr, EvalError> {
+    crate::forecast::register_parser_functions().map_err(|e| EvalError::Parse(e.to_string()))?;
     promql_parser::parser::parse(query).map_err(EvalError::Parse)
 }

@@ -58,6 +58,7 @@ mod oneshot;
 mod options;
 mod postings;
 mod query;
+pub mod state_db;
 mod stats;
 mod store;
 mod symbols;
@@ -69,5 +70,6 @@ pub use options::{
     DEFAULT_BLOCK_SPAN, DEFAULT_COMMIT_WINDOW, DEFAULT_FUTURE_SKEW, DEFAULT_MAX_BLOCK_SPAN,
     DEFAULT_OUT_OF_ORDER_WINDOW, DEFAULT_RETENTION_AGE, DEFAULT_WAL_SEGMENT_BYTES, StoreOptions,
 };
+pub use state_db::StateDb;
 pub use stats::StoreStats;
 pub use store::{ReadOnlyStore, Store, StoreAppender};

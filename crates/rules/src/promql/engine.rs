@@ -1,8 +1,33 @@
 //! Evaluating an expression against a querier.
+//!
+//! A query runs in two phases. First every selector's data is fetched once, over the whole span
+//! the query can look at (a range query's steps, offsets, `@`, lookback, ranges and subqueries
+//! included): one [`Querier::select`] per selector, never one per step. Then the expression is
+//! evaluated instant by instant from that memory, so a range query is a loop of instant
+//! evaluations that share the fetched series.
+//!
+//! Times are milliseconds; windows are left-open, `(t - range, t]`, as in Prometheus 3.
 
-use model::Querier;
+mod aggregate;
+mod binary;
+mod fetch;
+mod labels;
+mod subquery;
+#[cfg(test)]
+mod tests;
 
-use super::{EvalError, Expr, Value};
+use std::collections::HashMap;
+
+use model::{Labels, Querier};
+use promql_parser::parser::value::ValueType;
+use promql_parser::parser::{AtModifier, Call, Offset};
+
+use super::functions::{self, Arg, CallContext};
+use super::{EvalError, Expr, Matrix, Point, RangeSeries, Value};
+
+/// The step of a subquery written without one (`x[1h:]`): Prometheus uses its global evaluation
+/// interval, whose default is one minute, for instant and range queries alike.
+pub const DEFAULT_SUBQUERY_STEP_MS: i64 = 60_000;
 
 /// Limits and defaults of the evaluator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,15 +64,16 @@ impl Engine {
     }
 
     /// Evaluates `expr` at instant `t` (milliseconds).
+    ///
+    /// Samples that come straight from a selector carry their stored time; every computed
+    /// sample carries `t`.
     pub fn instant(&self, querier: &dyn Querier, expr: &Expr, t: i64) -> Result<Value, EvalError> {
-        let _ = (querier, expr, t);
-        Err(EvalError::Invalid(
-            "evaluation is not implemented yet".into(),
-        ))
+        let ev = Evaluator::prepare(self.options, querier, expr, t, t, 0)?;
+        ev.eval(expr, t)
     }
 
     /// Evaluates `expr` at `start`, `start + step`, ... up to `end` (all milliseconds) and returns
-    /// a [`Value::Matrix`] (a scalar result becomes one series without labels).
+    /// a [`Value::Matrix`] (a scalar result becomes one series without labels), sorted by labels.
     pub fn range(
         &self,
         querier: &dyn Querier,
@@ -56,9 +82,265 @@ impl Engine {
         end: i64,
         step: i64,
     ) -> Result<Value, EvalError> {
-        let _ = (querier, expr, start, end, step);
-        Err(EvalError::Invalid(
-            "evaluation is not implemented yet".into(),
-        ))
+        if step <= 0 {
+            return Err(EvalError::Invalid(format!(
+                "range query step must be positive, got {step} ms"
+            )));
+        }
+        if end < start {
+            return Err(EvalError::Invalid(format!(
+                "range query end ({end}) is before its start ({start})"
+            )));
+        }
+        match expr.value_type() {
+            ValueType::Scalar | ValueType::Vector => {}
+            other => {
+                return Err(EvalError::Invalid(format!(
+                    "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+                    type_name(other)
+                )));
+            }
+        }
+        let ev = Evaluator::prepare(self.options, querier, expr, start, end, step)?;
+        let mut out: Matrix = Vec::new();
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut points = 0usize;
+        let mut t = start;
+        while t <= end {
+            match ev.eval(expr, t)? {
+                Value::Scalar { v, .. } => {
+                    push_point(&mut out, &mut index, Labels::new(), Point { t, v });
+                    points += 1;
+                }
+                Value::Vector(vector) => {
+                    points += vector.len();
+                    for s in vector {
+                        push_point(&mut out, &mut index, s.labels, Point { t, v: s.value });
+                    }
+                }
+                other => {
+                    return Err(EvalError::Invalid(format!(
+                        "range query step produced a {}, expected a scalar or instant vector",
+                        value_name(&other)
+                    )));
+                }
+            }
+            ev.check_samples(points)?;
+            t += step;
+        }
+        out.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(Value::Matrix(out))
+    }
+}
+
+/// Appends a point to the series with these labels, creating it on first sight.
+fn push_point(out: &mut Matrix, index: &mut HashMap<Labels, usize>, labels: Labels, p: Point) {
+    match index.get(&labels) {
+        Some(&i) => out[i].points.push(p),
+        None => {
+            index.insert(labels.clone(), out.len());
+            out.push(RangeSeries {
+                labels,
+                points: vec![p],
+            });
+        }
+    }
+}
+
+/// The name PromQL error messages use for a value type.
+fn type_name(t: ValueType) -> &'static str {
+    match t {
+        ValueType::Scalar => "scalar",
+        ValueType::String => "string",
+        ValueType::Vector => "instant vector",
+        ValueType::Matrix => "range vector",
+    }
+}
+
+/// The name PromQL error messages use for an evaluated value.
+fn value_name(v: &Value) -> &'static str {
+    match v {
+        Value::Scalar { .. } => "scalar",
+        Value::String { .. } => "string",
+        Value::Vector(_) => "instant vector",
+        Value::Matrix(_) => "range vector",
+    }
+}
+
+/// A `std::time::Duration` from the parser as milliseconds (saturating; no query needs more
+/// than 292 million years).
+fn millis(d: &std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// An `offset` as signed milliseconds (`offset -5m` looks into the future).
+fn offset_ms(o: Option<&Offset>) -> i64 {
+    match o {
+        None => 0,
+        Some(Offset::Pos(d)) => millis(d),
+        Some(Offset::Neg(d)) => -millis(d),
+    }
+}
+
+/// One query's state: the fetched series and the query's own start, end and step (what
+/// `@ start()`, `@ end()` and the functions `start()`, `end()`, `range()`, `step()` mean).
+pub(super) struct Evaluator {
+    options: EngineOptions,
+    start: i64,
+    end: i64,
+    /// The range query's step; 0 for an instant query.
+    step: i64,
+    data: fetch::Fetched,
+    /// Inner results of subqueries by instant, reused by the next steps of a range query.
+    subqueries: subquery::Cache,
+}
+
+impl Evaluator {
+    /// Fetches every selector's data for a query evaluated at instants in `[start, end]`.
+    fn prepare(
+        options: EngineOptions,
+        querier: &dyn Querier,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<Self, EvalError> {
+        let mut ev = Evaluator {
+            options,
+            start,
+            end,
+            step,
+            data: fetch::Fetched::default(),
+            subqueries: subquery::Cache::default(),
+        };
+        ev.data = fetch::fetch_all(&ev, querier, expr)?;
+        Ok(ev)
+    }
+
+    /// The instant `@` pins a selector or subquery to.
+    fn at_time(&self, at: &AtModifier) -> i64 {
+        match at {
+            AtModifier::Start => self.start,
+            AtModifier::End => self.end,
+            AtModifier::At(time) => match time.duration_since(std::time::UNIX_EPOCH) {
+                Ok(d) => millis(&d),
+                Err(before) => -millis(&before.duration()),
+            },
+        }
+    }
+
+    /// The instant a selector or subquery evaluated at `t` actually looks at.
+    fn ref_time(&self, at: Option<&AtModifier>, offset: Option<&Offset>, t: i64) -> i64 {
+        let base = at.map_or(t, |a| self.at_time(a));
+        base - offset_ms(offset)
+    }
+
+    /// Fails when a query would hold more than the allowed samples: those fetched plus `extra`.
+    fn check_samples(&self, extra: usize) -> Result<(), EvalError> {
+        if self.data.samples.saturating_add(extra) > self.options.max_samples {
+            return Err(EvalError::TooManySamples {
+                limit: self.options.max_samples,
+            });
+        }
+        Ok(())
+    }
+
+    /// Evaluates `expr` at instant `t`.
+    fn eval(&self, expr: &Expr, t: i64) -> Result<Value, EvalError> {
+        match expr {
+            Expr::NumberLiteral(n) => Ok(Value::Scalar { t, v: n.val }),
+            Expr::StringLiteral(s) => Ok(Value::String {
+                t,
+                v: s.val.clone(),
+            }),
+            Expr::Paren(p) => self.eval(&p.expr, t),
+            Expr::Unary(u) => match self.eval(&u.expr, t)? {
+                Value::Scalar { v, .. } => Ok(Value::Scalar { t, v: -v }),
+                Value::Vector(mut vector) => {
+                    for s in &mut vector {
+                        s.value = -s.value;
+                        s.t = t;
+                        s.labels.remove(model::METRIC_NAME_LABEL);
+                    }
+                    labels::ensure_unique(&vector)?;
+                    Ok(Value::Vector(vector))
+                }
+                other => Err(EvalError::Invalid(format!(
+                    "unary minus needs a scalar or instant vector, got {}",
+                    value_name(&other)
+                ))),
+            },
+            Expr::VectorSelector(vs) => Ok(Value::Vector(self.data.instant(self, vs, t)?)),
+            Expr::MatrixSelector(_) | Expr::Subquery(_) => {
+                Ok(Value::Matrix(self.eval_range_vector(expr, t)?.0))
+            }
+            Expr::Binary(b) => binary::eval(self, b, t),
+            Expr::Aggregate(a) => aggregate::eval(self, a, t),
+            Expr::Call(c) => self.eval_call(c, t),
+            Expr::Extension(e) => Err(EvalError::Invalid(format!(
+                "extension expression {} is not supported",
+                e.expr.name()
+            ))),
+        }
+    }
+
+    /// Evaluates an expression of range-vector type at `t`, with the window its points come
+    /// from as `(start, end]`.
+    fn eval_range_vector(&self, expr: &Expr, t: i64) -> Result<(Matrix, (i64, i64)), EvalError> {
+        match expr {
+            Expr::MatrixSelector(ms) => self.data.range(self, ms, t),
+            Expr::Subquery(sq) => subquery::eval(self, sq, t),
+            Expr::Paren(p) => self.eval_range_vector(&p.expr, t),
+            other => Err(EvalError::Invalid(format!(
+                "expected a range vector, got {}",
+                type_name(other.value_type())
+            ))),
+        }
+    }
+
+    /// Evaluates the arguments of a function call and calls it.
+    fn eval_call(&self, call: &Call, t: i64) -> Result<Value, EvalError> {
+        // Functions of the query's own range are the engine's to answer (in seconds).
+        let of_query = match call.func.name {
+            "start" => Some(self.start),
+            "end" => Some(self.end),
+            "range" => Some(self.end - self.start),
+            "step" => Some(self.step),
+            _ => None,
+        };
+        if let Some(ms) = of_query {
+            return Ok(Value::Scalar {
+                t,
+                v: ms as f64 / 1000.0,
+            });
+        }
+        let exprs = &call.args.args;
+        let mut args = Vec::with_capacity(exprs.len());
+        let mut window = None;
+        for e in exprs {
+            if e.value_type() == ValueType::Matrix {
+                let (m, w) = self.eval_range_vector(e, t)?;
+                window = Some(w);
+                args.push(Arg::Matrix(m));
+                continue;
+            }
+            args.push(match self.eval(e, t)? {
+                Value::Scalar { v, .. } => Arg::Scalar(v),
+                Value::String { v, .. } => Arg::String(v),
+                Value::Vector(v) => Arg::Vector(v),
+                Value::Matrix(m) => Arg::Matrix(m),
+            });
+        }
+        let ctx = CallContext {
+            t,
+            window,
+            arg_exprs: exprs,
+        };
+        let out = functions::call(call.func.name, args, &ctx)?;
+        if let Value::Vector(v) = &out {
+            // Functions that drop the metric name can merge series; PromQL refuses that.
+            labels::ensure_unique(v)?;
+        }
+        Ok(out)
     }
 }

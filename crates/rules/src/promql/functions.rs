@@ -1,9 +1,32 @@
 //! PromQL functions. The evaluator evaluates the arguments and calls [`call`]; each family of
-//! functions lives in its own file under `functions/`.
+//! functions lives in its own file under `functions/`:
+//! - `range`: the rate family and the other functions that look at how a series moves inside a
+//!   window (rate, increase, delta, irate, idelta, deriv, predict_linear, resets, changes,
+//!   double_exponential_smoothing);
+//! - `over_time`: the `*_over_time` aggregations of each series' points, and absent_over_time;
+//! - `math`: element-wise arithmetic on instant vectors, and the scalar functions;
+//! - `time`: the calendar functions (UTC);
+//! - `labels`: label_replace, label_join, the sorts and absent;
+//! - `histogram`: histogram_quantile and friends over classic `le` buckets.
+//!
+//! Semantics follow Prometheus' documentation and its `promqltest` scripts. Only float samples
+//! exist here, so the native-histogram functions (`histogram_count`, `histogram_sum`, ...) see
+//! no histogram and return nothing, as Prometheus does for float input.
 
+mod histogram;
+mod labels;
+mod math;
+mod over_time;
+mod range;
+mod time;
+
+use std::collections::HashSet;
+
+use model::{Labels, METRIC_NAME_LABEL};
 use promql_parser::parser::Expr;
 
-use super::{EvalError, Matrix, Value, Vector};
+use super::{EvalError, Matrix, Point, Value, Vector};
+use crate::promql::InstantSample;
 
 /// A function argument after evaluation at one instant.
 #[derive(Clone, Debug, PartialEq)]
@@ -16,6 +39,18 @@ pub enum Arg {
     Vector(Vector),
     /// A range vector: the points of each series inside [`CallContext::window`].
     Matrix(Matrix),
+}
+
+impl Arg {
+    /// How the argument's type is called in messages.
+    fn kind(&self) -> &'static str {
+        match self {
+            Arg::Scalar(_) => "a scalar",
+            Arg::String(_) => "a string",
+            Arg::Vector(_) => "an instant vector",
+            Arg::Matrix(_) => "a range vector",
+        }
+    }
 }
 
 /// What a function may need besides its arguments.
@@ -31,9 +66,281 @@ pub struct CallContext<'a> {
 }
 
 /// Calls the function `name` (as the parser spells it) with evaluated arguments.
+///
+/// A vector result never holds two samples with the same labels: when dropping the metric name
+/// or relabelling makes two series collide, the call fails, as in Prometheus.
 pub fn call(name: &str, args: Vec<Arg>, ctx: &CallContext<'_>) -> Result<Value, EvalError> {
-    let _ = (args, ctx);
-    Err(EvalError::Invalid(format!(
-        "function {name}() is not supported yet"
-    )))
+    // Periscope's own forecasting functions (registered with the parser by `promql::parse`).
+    if let Some(result) = crate::forecast::evaluate_forecast_function(name, &args, ctx.t) {
+        return result;
+    }
+    let mut args = Args::new(name, args);
+    let value = dispatch(name, &mut args, ctx)?;
+    if let Value::Vector(v) = &value {
+        check_unique(v)?;
+    }
+    Ok(value)
+}
+
+/// Finds the family that implements `name`.
+fn dispatch(name: &str, args: &mut Args, ctx: &CallContext<'_>) -> Result<Value, EvalError> {
+    if let Some(v) = range::call(name, args, ctx)? {
+        return Ok(v);
+    }
+    if let Some(v) = over_time::call(name, args, ctx)? {
+        return Ok(v);
+    }
+    if let Some(v) = math::call(name, args, ctx)? {
+        return Ok(v);
+    }
+    if let Some(v) = time::call(name, args, ctx)? {
+        return Ok(v);
+    }
+    if let Some(v) = labels::call(name, args, ctx)? {
+        return Ok(v);
+    }
+    if let Some(v) = histogram::call(name, args, ctx)? {
+        return Ok(v);
+    }
+    Err(EvalError::Invalid(match name {
+        "start" | "end" | "range" | "step" => format!(
+            "function {name}() depends on the query's range and must be evaluated by the engine"
+        ),
+        _ => format!("function {name}() is not supported"),
+    }))
+}
+
+/// Fails when two samples of `v` carry the same labels.
+fn check_unique(v: &Vector) -> Result<(), EvalError> {
+    if v.len() < 2 {
+        return Ok(());
+    }
+    let mut seen = HashSet::with_capacity(v.len());
+    for s in v {
+        if !seen.insert(&s.labels) {
+            // Prometheus' exact wording: operators search for it, and its test scripts
+            // compare it verbatim.
+            return Err(EvalError::Invalid(
+                "vector cannot contain metrics with the same labelset".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The evaluated arguments of one call, taken one by one with type checks that name the
+/// function and the argument.
+struct Args {
+    /// The function, for messages.
+    func: String,
+    /// The arguments; `None` once taken.
+    items: Vec<Option<Arg>>,
+}
+
+impl Args {
+    fn new(func: &str, items: Vec<Arg>) -> Self {
+        Args {
+            func: func.to_string(),
+            items: items.into_iter().map(Some).collect(),
+        }
+    }
+
+    /// Number of arguments given.
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// An error about this call.
+    fn invalid(&self, message: impl std::fmt::Display) -> EvalError {
+        EvalError::Invalid(format!("{}(): {message}", self.func))
+    }
+
+    /// Fails unless between `min` and `max` arguments were given.
+    fn expect_count(&self, min: usize, max: usize) -> Result<(), EvalError> {
+        let n = self.items.len();
+        if n < min || n > max {
+            let wanted = if min == max {
+                format!("{min}")
+            } else if max == usize::MAX {
+                format!("at least {min}")
+            } else {
+                format!("{min} to {max}")
+            };
+            return Err(self.invalid(format_args!("expected {wanted} argument(s), got {n}")));
+        }
+        Ok(())
+    }
+
+    /// Takes argument `i` (0-based) out of the list.
+    fn take(&mut self, i: usize) -> Result<Arg, EvalError> {
+        match self.items.get_mut(i).and_then(Option::take) {
+            Some(a) => Ok(a),
+            None => Err(self.invalid(format_args!("argument {} is missing", i + 1))),
+        }
+    }
+
+    fn wrong(&self, i: usize, wanted: &str, got: &Arg) -> EvalError {
+        self.invalid(format_args!(
+            "argument {} must be {wanted}, got {}",
+            i + 1,
+            got.kind()
+        ))
+    }
+
+    /// Argument `i` as an instant vector.
+    fn vector(&mut self, i: usize) -> Result<Vector, EvalError> {
+        match self.take(i)? {
+            Arg::Vector(v) => Ok(v),
+            other => Err(self.wrong(i, "an instant vector", &other)),
+        }
+    }
+
+    /// Argument `i` as a range vector.
+    fn matrix(&mut self, i: usize) -> Result<Matrix, EvalError> {
+        match self.take(i)? {
+            Arg::Matrix(m) => Ok(m),
+            other => Err(self.wrong(i, "a range vector", &other)),
+        }
+    }
+
+    /// Argument `i` as a number.
+    fn scalar(&mut self, i: usize) -> Result<f64, EvalError> {
+        match self.take(i)? {
+            Arg::Scalar(v) => Ok(v),
+            other => Err(self.wrong(i, "a scalar", &other)),
+        }
+    }
+
+    /// Argument `i` as a string.
+    fn string(&mut self, i: usize) -> Result<String, EvalError> {
+        match self.take(i)? {
+            Arg::String(s) => Ok(s),
+            other => Err(self.wrong(i, "a string", &other)),
+        }
+    }
+}
+
+/// Removes the metric name: the value no longer measures what the name says. The `__type__`
+/// and `__unit__` labels (Prometheus' type-and-unit metadata) describe the named metric, so
+/// they go with it.
+fn drop_name(labels: &mut Labels) {
+    labels.remove(METRIC_NAME_LABEL);
+    labels.remove("__type__");
+    labels.remove("__unit__");
+}
+
+/// Applies `f` to every series of a range vector that has points in the window; a series for
+/// which `f` returns `None` is left out. The result carries the evaluation instant and, unless
+/// `keep_name`, no metric name.
+fn per_series(
+    m: Matrix,
+    ctx: &CallContext<'_>,
+    keep_name: bool,
+    mut f: impl FnMut(&[Point]) -> Option<f64>,
+) -> Vector {
+    let mut out = Vector::with_capacity(m.len());
+    for mut series in m {
+        if series.points.is_empty() {
+            continue;
+        }
+        let Some(value) = f(&series.points) else {
+            continue;
+        };
+        if !keep_name {
+            drop_name(&mut series.labels);
+        }
+        out.push(InstantSample {
+            labels: series.labels,
+            t: ctx.t,
+            value,
+        });
+    }
+    out
+}
+
+/// One step of Kahan-Babuska-Neumaier summation: adds `inc` to `sum`, keeping the lost low-order
+/// bits in `c`. Prometheus sums this way, so sums of values of very different magnitudes
+/// agree with its results.
+fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
+    let t = sum + inc;
+    let c = if t.is_infinite() {
+        0.0
+    } else if sum.abs() >= inc.abs() {
+        c + ((sum - t) + inc)
+    } else {
+        c + ((inc - t) + sum)
+    };
+    (t, c)
+}
+
+/// The minimum as Go's `math.Min` defines it (NaN wins), which Prometheus relies on.
+fn go_min(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.min(b)
+    }
+}
+
+/// The maximum as Go's `math.Max` defines it (NaN wins).
+fn go_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(super) fn ctx(t: i64, window: Option<(i64, i64)>) -> CallContext<'static> {
+        CallContext {
+            t,
+            window,
+            arg_exprs: &[],
+        }
+    }
+
+    #[test]
+    fn unknown_function_is_named_in_the_error() {
+        let err = call("no_such_fn", vec![], &ctx(0, None)).unwrap_err();
+        assert!(err.to_string().contains("no_such_fn()"), "{err}");
+    }
+
+    #[test]
+    fn wrong_argument_type_names_function_and_argument() {
+        let err = call("abs", vec![Arg::Scalar(1.0)], &ctx(0, None)).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("abs()") && msg.contains("argument 1"), "{msg}");
+        assert!(msg.contains("instant vector"), "{msg}");
+    }
+
+    #[test]
+    fn dropping_the_name_must_not_merge_series() {
+        let v = vec![
+            InstantSample {
+                labels: Labels::new().with("__name__", "a").with("x", "1"),
+                t: 0,
+                value: 1.0,
+            },
+            InstantSample {
+                labels: Labels::new().with("__name__", "b").with("x", "1"),
+                t: 0,
+                value: 2.0,
+            },
+        ];
+        let err = call("abs", vec![Arg::Vector(v)], &ctx(0, None)).unwrap_err();
+        assert!(err.to_string().contains("same labelset"), "{err}");
+    }
+
+    #[test]
+    fn kahan_keeps_small_terms_next_to_huge_ones() {
+        let mut s = (0.0, 0.0);
+        for v in [1.0, 1e100, 1.0, -1e100] {
+            s = kahan_inc(v, s.0, s.1);
+        }
+        assert_eq!(s.0 + s.1, 2.0);
+    }
 }

@@ -1,0 +1,141 @@
+//! The query API's backend: PromQL through the rule engine's evaluator, series and labels
+//! straight from the store. `web` knows the HTTP shapes; this file joins it to `rules` and the
+//! store (the only place allowed to, by the workspace's dependency rule).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use model::query::Value;
+use model::{Labels, Matcher, Querier, StoreError, TimeRange, Timestamp};
+use rules::promql::{Engine, EvalError};
+use web::prom_api::{AlertView, QueryBackend, QueryError, RuleGroupView};
+
+use crate::query::parse_selector;
+
+/// Answers the Prometheus API from a querier (the live store in `serve`).
+pub struct PromBackend {
+    querier: Arc<dyn Querier>,
+    engine: Engine,
+}
+
+impl PromBackend {
+    /// A backend reading `querier` with the default evaluator limits.
+    pub fn new(querier: Arc<dyn Querier>) -> Self {
+        PromBackend {
+            querier,
+            engine: Engine::default(),
+        }
+    }
+
+    /// Matcher lists for `match[]` selectors; an empty list selects everything.
+    fn matcher_sets(selectors: &[String]) -> Result<Vec<Vec<Matcher>>, QueryError> {
+        selectors
+            .iter()
+            .map(|s| parse_selector(s).map_err(QueryError::BadData))
+            .collect()
+    }
+}
+
+fn range(start: i64, end: i64) -> TimeRange {
+    TimeRange::new(Timestamp(start), Timestamp(end))
+}
+
+fn eval_error(e: EvalError) -> QueryError {
+    match e {
+        EvalError::Parse(_) => QueryError::BadData(e.to_string()),
+        EvalError::Storage(StoreError::Unavailable(_)) => QueryError::Unavailable(e.to_string()),
+        _ => QueryError::Execution(e.to_string()),
+    }
+}
+
+fn store_error(e: StoreError) -> QueryError {
+    if e.is_retryable() {
+        QueryError::Unavailable(e.to_string())
+    } else {
+        QueryError::Execution(e.to_string())
+    }
+}
+
+impl QueryBackend for PromBackend {
+    fn instant(&self, query: &str, t: i64) -> Result<Value, QueryError> {
+        let expr = rules::promql::parse(query).map_err(eval_error)?;
+        self.engine
+            .instant(self.querier.as_ref(), &expr, t)
+            .map_err(eval_error)
+    }
+
+    fn range(&self, query: &str, start: i64, end: i64, step: i64) -> Result<Value, QueryError> {
+        let expr = rules::promql::parse(query).map_err(eval_error)?;
+        self.engine
+            .range(self.querier.as_ref(), &expr, start, end, step)
+            .map_err(eval_error)
+    }
+
+    fn series(
+        &self,
+        selectors: &[String],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<Labels>, QueryError> {
+        let mut found = BTreeSet::new();
+        for matchers in Self::matcher_sets(selectors)? {
+            let series = self
+                .querier
+                .select(&matchers, range(start, end))
+                .map_err(store_error)?;
+            found.extend(series.into_iter().map(|s| s.labels));
+        }
+        Ok(found.into_iter().collect())
+    }
+
+    fn label_names(
+        &self,
+        selectors: &[String],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<String>, QueryError> {
+        let mut sets = Self::matcher_sets(selectors)?;
+        if sets.is_empty() {
+            sets.push(Vec::new());
+        }
+        let mut names = BTreeSet::new();
+        for matchers in sets {
+            let found = self
+                .querier
+                .label_names(&matchers, range(start, end))
+                .map_err(store_error)?;
+            names.extend(found);
+        }
+        Ok(names.into_iter().collect())
+    }
+
+    fn label_values(
+        &self,
+        name: &str,
+        selectors: &[String],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<String>, QueryError> {
+        let mut sets = Self::matcher_sets(selectors)?;
+        if sets.is_empty() {
+            sets.push(Vec::new());
+        }
+        let mut values = BTreeSet::new();
+        for matchers in sets {
+            let found = self
+                .querier
+                .label_values(name, &matchers, range(start, end))
+                .map_err(store_error)?;
+            values.extend(found);
+        }
+        Ok(values.into_iter().collect())
+    }
+
+    fn rule_groups(&self) -> Vec<RuleGroupView> {
+        Vec::new()
+    }
+
+    fn alerts(&self) -> Vec<AlertView> {
+        Vec::new()
+    }
+}

@@ -1,0 +1,284 @@
+//! Fetching: one `select` per selector over everything the query can look at, then picking an
+//! instant's samples or a window's points out of that memory.
+
+use model::{AnchoredRegex, MatchOp, Matcher, Querier, SeriesData, TimeRange, Timestamp};
+use promql_parser::label::{MatchOp as ParsedOp, Matcher as ParsedMatcher};
+use promql_parser::parser::{MatrixSelector, VectorSelector};
+
+use super::{Evaluator, Expr, millis, offset_ms};
+use crate::promql::{EvalError, InstantSample, Matrix, Point, RangeSeries, Vector, is_stale_nan};
+
+/// The series every selector of one query selected, keyed by the selector's node.
+#[derive(Default)]
+pub(super) struct Fetched {
+    /// `(address of the selector node, its series sorted by labels)`. The address identifies the
+    /// node for as long as the query's expression is borrowed, which outlives the evaluation.
+    by_selector: Vec<(*const VectorSelector, Vec<SeriesData>)>,
+    /// Samples held in memory, for [`EvalError::TooManySamples`].
+    pub(super) samples: usize,
+}
+
+/// One selector to fetch and the inclusive time range it needs.
+struct Need<'a> {
+    selector: &'a VectorSelector,
+    from: i64,
+    to: i64,
+}
+
+/// Fetches the data of every selector in `expr` for evaluations between the evaluator's start
+/// and end.
+pub(super) fn fetch_all(
+    ev: &Evaluator,
+    querier: &dyn Querier,
+    expr: &Expr,
+) -> Result<Fetched, EvalError> {
+    let mut needs = Vec::new();
+    plan(ev, expr, ev.start, ev.end, &mut needs);
+    let mut fetched = Fetched {
+        by_selector: Vec::with_capacity(needs.len()),
+        samples: 0,
+    };
+    for need in needs {
+        let series = select(ev, querier, &need)?;
+        fetched.samples += series.iter().map(|s| s.values.len()).sum::<usize>();
+        ev.check_samples_with(fetched.samples)?;
+        fetched
+            .by_selector
+            .push((std::ptr::from_ref(need.selector), series));
+    }
+    Ok(fetched)
+}
+
+/// Walks the expression, noting each selector with the range it reads when its node is
+/// evaluated at instants in `[lo, hi]`.
+fn plan<'a>(ev: &Evaluator, expr: &'a Expr, lo: i64, hi: i64, out: &mut Vec<Need<'a>>) {
+    match expr {
+        Expr::VectorSelector(vs) => {
+            let (rlo, rhi) = ref_span(ev, vs, lo, hi);
+            out.push(Need {
+                selector: vs,
+                from: rlo - ev.options.lookback_ms + 1,
+                to: rhi,
+            });
+        }
+        Expr::MatrixSelector(ms) => {
+            let (rlo, rhi) = ref_span(ev, &ms.vs, lo, hi);
+            out.push(Need {
+                selector: &ms.vs,
+                from: rlo - millis(&ms.range) + 1,
+                to: rhi,
+            });
+        }
+        Expr::Subquery(sq) => {
+            let (rlo, rhi) = match &sq.at {
+                Some(at) => {
+                    let t = ev.at_time(at) - offset_ms(sq.offset.as_ref());
+                    (t, t)
+                }
+                None => {
+                    let off = offset_ms(sq.offset.as_ref());
+                    (lo - off, hi - off)
+                }
+            };
+            plan(ev, &sq.expr, rlo - millis(&sq.range) + 1, rhi, out);
+        }
+        Expr::Paren(p) => plan(ev, &p.expr, lo, hi, out),
+        Expr::Unary(u) => plan(ev, &u.expr, lo, hi, out),
+        Expr::Binary(b) => {
+            plan(ev, &b.lhs, lo, hi, out);
+            plan(ev, &b.rhs, lo, hi, out);
+        }
+        Expr::Aggregate(a) => {
+            if let Some(p) = &a.param {
+                plan(ev, p, lo, hi, out);
+            }
+            plan(ev, &a.expr, lo, hi, out);
+        }
+        Expr::Call(c) => {
+            for arg in &c.args.args {
+                plan(ev, arg, lo, hi, out);
+            }
+        }
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+    }
+}
+
+/// The instants a selector looks at when evaluated in `[lo, hi]` (after `@` and offset).
+fn ref_span(ev: &Evaluator, vs: &VectorSelector, lo: i64, hi: i64) -> (i64, i64) {
+    let off = offset_ms(vs.offset.as_ref());
+    match &vs.at {
+        Some(at) => {
+            let t = ev.at_time(at) - off;
+            (t, t)
+        }
+        None => (lo - off, hi - off),
+    }
+}
+
+/// Runs the selector's `select` (one per `or` alternative) and enforces the series limit.
+fn select(
+    ev: &Evaluator,
+    querier: &dyn Querier,
+    need: &Need<'_>,
+) -> Result<Vec<SeriesData>, EvalError> {
+    let range = TimeRange::new(Timestamp(need.from), Timestamp(need.to));
+    let sets = matcher_sets(need.selector)?;
+    let mut series = Vec::new();
+    for set in &sets {
+        let mut got = querier.select(set, range)?;
+        if series.is_empty() {
+            series = got;
+        } else {
+            series.append(&mut got);
+        }
+        if series.len() > ev.options.max_series {
+            return Err(EvalError::TooManySeries {
+                limit: ev.options.max_series,
+            });
+        }
+    }
+    if sets.len() > 1 {
+        // Alternatives can select the same series twice; keep one, in label order.
+        series.sort_by(|a, b| a.labels.cmp(&b.labels));
+        series.dedup_by(|a, b| a.labels == b.labels);
+    }
+    Ok(series)
+}
+
+/// The selector's matchers in the store's terms: one set per `or` alternative, each with the
+/// metric name when the selector names one.
+fn matcher_sets(vs: &VectorSelector) -> Result<Vec<Vec<Matcher>>, EvalError> {
+    let mut common = Vec::with_capacity(vs.matchers.matchers.len() + 1);
+    if let Some(name) = &vs.name {
+        common.push(Matcher::equal(model::METRIC_NAME_LABEL, name.as_str()));
+    }
+    for m in &vs.matchers.matchers {
+        common.push(convert(m)?);
+    }
+    if vs.matchers.or_matchers.is_empty() {
+        return Ok(vec![common]);
+    }
+    let mut sets = Vec::with_capacity(vs.matchers.or_matchers.len());
+    for alternative in &vs.matchers.or_matchers {
+        let mut set = common.clone();
+        for m in alternative {
+            set.push(convert(m)?);
+        }
+        sets.push(set);
+    }
+    Ok(sets)
+}
+
+/// One parsed matcher in the store's terms.
+fn convert(m: &ParsedMatcher) -> Result<Matcher, EvalError> {
+    let op = match &m.op {
+        ParsedOp::Equal => MatchOp::Equal(m.value.clone()),
+        ParsedOp::NotEqual => MatchOp::NotEqual(m.value.clone()),
+        ParsedOp::Re(r) => MatchOp::Regex(anchored(&m.name, r.as_str())?),
+        ParsedOp::NotRe(r) => MatchOp::NotRegex(anchored(&m.name, r.as_str())?),
+    };
+    Ok(Matcher {
+        name: m.name.clone(),
+        op,
+    })
+}
+
+/// The parser's compiled regex is already anchored (and has Go-only syntax such as a bare `{`
+/// escaped); take its pattern back out of the anchors so the store's regex accepts it too.
+fn anchored(label: &str, compiled: &str) -> Result<AnchoredRegex, EvalError> {
+    let inner = compiled
+        .strip_prefix("^(?:")
+        .and_then(|s| s.strip_suffix(")$"))
+        .unwrap_or(compiled);
+    AnchoredRegex::new(inner)
+        .map_err(|e| EvalError::Invalid(format!("invalid regex for label {label}: {e}")))
+}
+
+impl Evaluator {
+    /// Like [`Evaluator::check_samples`] for the fetch phase, where the running total is not
+    /// stored yet.
+    fn check_samples_with(&self, total: usize) -> Result<(), EvalError> {
+        if total > self.options.max_samples {
+            return Err(EvalError::TooManySamples {
+                limit: self.options.max_samples,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Fetched {
+    /// The series fetched for this selector node.
+    fn series(&self, vs: &VectorSelector) -> Result<&[SeriesData], EvalError> {
+        let key = std::ptr::from_ref(vs);
+        self.by_selector
+            .iter()
+            .find(|(k, _)| std::ptr::eq(*k, key))
+            .map(|(_, s)| s.as_slice())
+            .ok_or_else(|| EvalError::Invalid(format!("selector {vs} was not fetched")))
+    }
+
+    /// The instant vector `vs` selects at `t`: per series the latest sample in
+    /// `(ref - lookback, ref]`, unless that sample is a staleness marker.
+    pub(super) fn instant(
+        &self,
+        ev: &Evaluator,
+        vs: &VectorSelector,
+        t: i64,
+    ) -> Result<Vector, EvalError> {
+        let series = self.series(vs)?;
+        let at = ev.ref_time(vs.at.as_ref(), vs.offset.as_ref(), t);
+        let oldest = at - ev.options.lookback_ms;
+        let mut out = Vector::with_capacity(series.len());
+        for s in series {
+            let i = s.timestamps.partition_point(|x| x.0 <= at);
+            if i == 0 {
+                continue;
+            }
+            let (ts, value) = (s.timestamps[i - 1].0, s.values[i - 1]);
+            if ts <= oldest || is_stale_nan(value) {
+                continue;
+            }
+            out.push(InstantSample {
+                labels: s.labels.clone(),
+                t: ts,
+                value,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The range vector `ms` selects at `t`: per series the points in `(ref - range, ref]`
+    /// without staleness markers, and that window. Series without points are left out.
+    pub(super) fn range(
+        &self,
+        ev: &Evaluator,
+        ms: &MatrixSelector,
+        t: i64,
+    ) -> Result<(Matrix, (i64, i64)), EvalError> {
+        let series = self.series(&ms.vs)?;
+        let end = ev.ref_time(ms.vs.at.as_ref(), ms.vs.offset.as_ref(), t);
+        let start = end - millis(&ms.range);
+        let mut out = Matrix::new();
+        for s in series {
+            let from = s.timestamps.partition_point(|x| x.0 <= start);
+            let to = s.timestamps.partition_point(|x| x.0 <= end);
+            if from >= to {
+                continue;
+            }
+            let points: Vec<Point> = s.timestamps[from..to]
+                .iter()
+                .zip(&s.values[from..to])
+                .filter(|(_, v)| !is_stale_nan(**v))
+                .map(|(ts, v)| Point { t: ts.0, v: *v })
+                .collect();
+            if !points.is_empty() {
+                out.push(RangeSeries {
+                    labels: s.labels.clone(),
+                    points,
+                });
+            }
+        }
+        Ok((out, (start, end)))
+    }
+}

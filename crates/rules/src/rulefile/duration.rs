@@ -1,0 +1,75 @@
+//! Prometheus durations (`1h30m`, `5m`, `0`, `1d`, `1w`, `1y`, `500ms`), parsed as Prometheus'
+//! `model.ParseDuration` does: units from largest to smallest, each at most once, integers only,
+//! `d` = 24h, `w` = 7d, `y` = 365d.
+
+use std::time::Duration;
+
+/// Why a duration string was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    /// Nothing was given.
+    #[error("empty duration string")]
+    Empty,
+    /// The text is not `<number><unit>...` with units y, w, d, h, m, s, ms in that order.
+    #[error(
+        "not a valid duration string: {0:?} (write e.g. \"90s\", \"5m\", \"1h30m\", \"1d\"; units y, w, d, h, m, s, ms, largest first, each once)"
+    )]
+    Invalid(String),
+    /// The duration does not fit in 64-bit milliseconds.
+    #[error("duration out of range: {0:?}")]
+    OutOfRange(String),
+}
+
+const UNITS: [(&str, u64); 7] = [
+    ("y", 365 * 24 * 3_600_000),
+    ("w", 7 * 24 * 3_600_000),
+    ("d", 24 * 3_600_000),
+    ("h", 3_600_000),
+    ("m", 60_000),
+    ("s", 1_000),
+    ("ms", 1),
+];
+
+/// Parses a Prometheus duration such as `1h30m`.
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
+    if text.is_empty() {
+        return Err(DurationError::Empty);
+    }
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let invalid = || DurationError::Invalid(text.to_string());
+    let mut rest = text;
+    let mut next_unit = 0;
+    let mut total: u64 = 0;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(invalid());
+        }
+        let number: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| DurationError::OutOfRange(text.to_string()))?;
+        rest = &rest[digits..];
+        let letters = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = &rest[..letters];
+        rest = &rest[letters..];
+        let index = UNITS[next_unit..]
+            .iter()
+            .position(|(u, _)| *u == unit)
+            .ok_or_else(invalid)?
+            + next_unit;
+        next_unit = index + 1;
+        let ms = number
+            .checked_mul(UNITS[index].1)
+            .and_then(|ms| total.checked_add(ms))
+            .filter(|ms| i64::try_from(*ms).is_ok())
+            .ok_or_else(|| DurationError::OutOfRange(text.to_string()))?;
+        total = ms;
+    }
+    Ok(Duration::from_millis(total))
+}
