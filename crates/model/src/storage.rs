@@ -247,6 +247,19 @@ pub trait Querier: Send + Sync {
     fn select(&self, matchers: &[Matcher], range: TimeRange)
     -> Result<Vec<SeriesData>, StoreError>;
 
+    /// Like [`Querier::select`], but answers `None` when more than `max_series` series match,
+    /// deciding before the samples are loaded where the implementation can, so a query that
+    /// would select millions of series is refused without the memory it would take.
+    fn select_at_most(
+        &self,
+        matchers: &[Matcher],
+        range: TimeRange,
+        max_series: usize,
+    ) -> Result<Option<Vec<SeriesData>>, StoreError> {
+        let series = self.select(matchers, range)?;
+        Ok((series.len() <= max_series).then_some(series))
+    }
+
     /// Label names used by series that match (all series when `matchers` is empty), sorted.
     fn label_names(
         &self,

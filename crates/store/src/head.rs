@@ -377,6 +377,11 @@ impl Head {
         self.data_mut().frozen.retain(|f| !Arc::ptr_eq(f, frozen));
     }
 
+    /// How many series match, without reading samples.
+    pub fn matching_series(&self, matchers: &[Matcher]) -> usize {
+        self.index().select(matchers).len()
+    }
+
     /// Label sets and in-range samples of the matching series (frozen chunks included).
     pub fn select(&self, matchers: &[Matcher], range: TimeRange) -> Vec<(Labels, Vec<(i64, f64)>)> {
         let index = self.index();

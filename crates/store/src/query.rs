@@ -68,6 +68,25 @@ pub fn select(shared: &impl Source, matchers: &[Matcher], range: TimeRange) -> V
         .collect()
 }
 
+/// True when more than `limit` series surely match: one source alone (a block or the head) has
+/// more matching series than that. Counting postings costs no sample reads, so a selector that
+/// would load millions of series is refused before it takes their memory. Sources can share
+/// series, so a sum over sources proves nothing; [`select`]'s caller checks the final count.
+pub fn surely_more_than(
+    shared: &impl Source,
+    matchers: &[Matcher],
+    range: TimeRange,
+    limit: usize,
+) -> bool {
+    let (start, end) = (range.start.0, range.end.0);
+    shared.head().matching_series(matchers) > limit
+        || shared
+            .blocks()
+            .iter()
+            .filter(|b| b.overlaps(start, end))
+            .any(|b| b.select(matchers).len() > limit)
+}
+
 /// Calls `f` with the label pairs of every matching series with samples in `range`.
 fn for_each_series(
     shared: &impl Source,

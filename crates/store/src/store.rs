@@ -302,6 +302,19 @@ impl Querier for Store {
         Ok(crate::query::select(&*self.shared, matchers, range))
     }
 
+    fn select_at_most(
+        &self,
+        matchers: &[Matcher],
+        range: TimeRange,
+        max_series: usize,
+    ) -> Result<Option<Vec<SeriesData>>, StoreError> {
+        if crate::query::surely_more_than(&*self.shared, matchers, range, max_series) {
+            return Ok(None);
+        }
+        let series = crate::query::select(&*self.shared, matchers, range);
+        Ok((series.len() <= max_series).then_some(series))
+    }
+
     fn label_names(
         &self,
         matchers: &[Matcher],

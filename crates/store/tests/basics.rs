@@ -264,3 +264,28 @@ fn commits_after_close_are_refused_as_retryable() {
     let err = app.commit_blocking().unwrap_err();
     assert!(err.is_retryable(), "{err}");
 }
+
+#[test]
+fn bounded_selects_refuse_too_many_series_from_the_head_and_from_blocks() {
+    let (_dir, clock, store) = setup();
+    let mut app = store.store_appender();
+    for i in 0..50 {
+        let s = app.series(&labels("wide", &format!("job{i}"))).unwrap();
+        app.append(s, Timestamp(T0), i as f64).unwrap();
+    }
+    app.commit_blocking().unwrap();
+    let wide = [Matcher::equal("__name__", "wide")];
+    let bounded = |limit| {
+        store
+            .select_at_most(&wide, everything(), limit)
+            .unwrap()
+            .map(|s| s.len())
+    };
+    assert_eq!(bounded(50), Some(50));
+    assert_eq!(bounded(49), None);
+    // Once the samples are in a block and out of the head, the limit still holds.
+    clock.set(Timestamp(T0 + 5 * HOUR));
+    store.maintain(Timestamp(T0 + 5 * HOUR)).unwrap();
+    assert_eq!(bounded(49), None);
+    assert_eq!(bounded(50), Some(50));
+}

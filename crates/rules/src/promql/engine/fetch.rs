@@ -125,7 +125,12 @@ fn select(
     let sets = matcher_sets(need.selector)?;
     let mut series = Vec::new();
     for set in &sets {
-        let mut got = querier.select(set, range)?;
+        let room = ev.options.max_series - series.len();
+        let Some(mut got) = querier.select_at_most(set, range, room)? else {
+            return Err(EvalError::TooManySeries {
+                limit: ev.options.max_series,
+            });
+        };
         if series.is_empty() {
             series = got;
         } else {
