@@ -10,10 +10,12 @@
 //!   and returns a matrix; both fetch each selector's data once per query;
 //! - functions are called through [`functions::call`] with already-evaluated arguments.
 
+pub mod annotations;
 mod engine;
 mod error;
 pub mod functions;
 
+pub use annotations::{Annotation, Annotations};
 pub use engine::{Engine, EngineOptions};
 pub use error::EvalError;
 pub use model::query::{

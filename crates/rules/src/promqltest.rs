@@ -26,8 +26,9 @@ use model::Querier;
 
 pub use compare::almost_equal;
 pub use querier::MemoryQuerier;
+pub use series::{SeqValue, parse_metric, parse_series};
 
-use crate::promql::{Engine, EvalError, Expr, Value};
+use crate::promql::{Annotations, Engine, EvalError, Expr, Value};
 
 /// What runs the queries: our [`Engine`], or anything that answers like it.
 pub trait Evaluator {
@@ -43,6 +44,30 @@ pub trait Evaluator {
         end: i64,
         step: i64,
     ) -> Result<Value, EvalError>;
+
+    /// [`Evaluator::instant`] with the annotations it gave; none unless the evaluator has them.
+    fn instant_annotated(
+        &self,
+        querier: &dyn Querier,
+        expr: &Expr,
+        t: i64,
+    ) -> Result<(Value, Annotations), EvalError> {
+        self.instant(querier, expr, t)
+            .map(|v| (v, Annotations::default()))
+    }
+
+    /// [`Evaluator::range`] with the annotations it gave.
+    fn range_annotated(
+        &self,
+        querier: &dyn Querier,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<(Value, Annotations), EvalError> {
+        self.range(querier, expr, start, end, step)
+            .map(|v| (v, Annotations::default()))
+    }
 }
 
 impl Evaluator for Engine {
@@ -59,6 +84,26 @@ impl Evaluator for Engine {
         step: i64,
     ) -> Result<Value, EvalError> {
         Engine::range(self, querier, expr, start, end, step)
+    }
+
+    fn instant_annotated(
+        &self,
+        querier: &dyn Querier,
+        expr: &Expr,
+        t: i64,
+    ) -> Result<(Value, Annotations), EvalError> {
+        Engine::instant_annotated(self, querier, expr, t)
+    }
+
+    fn range_annotated(
+        &self,
+        querier: &dyn Querier,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<(Value, Annotations), EvalError> {
+        Engine::range_annotated(self, querier, expr, start, end, step)
     }
 }
 

@@ -22,8 +22,9 @@ use model::{Labels, Querier};
 use promql_parser::parser::value::ValueType;
 use promql_parser::parser::{AtModifier, Call, Offset};
 
+use super::annotations::Notes;
 use super::functions::{self, Arg, CallContext};
-use super::{EvalError, Expr, Matrix, Point, RangeSeries, Value};
+use super::{Annotations, EvalError, Expr, Matrix, Point, RangeSeries, Value};
 
 /// The step of a subquery written without one (`x[1h:]`): Prometheus uses its global evaluation
 /// interval, whose default is one minute, for instant and range queries alike.
@@ -68,8 +69,33 @@ impl Engine {
     /// Samples that come straight from a selector carry their stored time; every computed
     /// sample carries `t`.
     pub fn instant(&self, querier: &dyn Querier, expr: &Expr, t: i64) -> Result<Value, EvalError> {
+        self.instant_annotated(querier, expr, t)
+            .map(|(value, _)| value)
+    }
+
+    /// [`Engine::instant`] with the warnings and infos the evaluation gave.
+    pub fn instant_annotated(
+        &self,
+        querier: &dyn Querier,
+        expr: &Expr,
+        t: i64,
+    ) -> Result<(Value, Annotations), EvalError> {
         let ev = Evaluator::prepare(self.options, querier, expr, t, t, 0)?;
-        ev.eval(expr, t)
+        let value = ev.eval(expr, t)?;
+        Ok((value, ev.notes.take()))
+    }
+
+    /// [`Engine::range`] with the warnings and infos the evaluation gave.
+    pub fn range_annotated(
+        &self,
+        querier: &dyn Querier,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<(Value, Annotations), EvalError> {
+        let (value, ev) = self.range_with(querier, expr, start, end, step)?;
+        Ok((value, ev.notes.take()))
     }
 
     /// Evaluates `expr` at `start`, `start + step`, ... up to `end` (all milliseconds) and returns
@@ -82,6 +108,19 @@ impl Engine {
         end: i64,
         step: i64,
     ) -> Result<Value, EvalError> {
+        self.range_with(querier, expr, start, end, step)
+            .map(|(value, _)| value)
+    }
+
+    /// A range query, and the evaluator that ran it (holding its annotations).
+    fn range_with(
+        &self,
+        querier: &dyn Querier,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<(Value, Evaluator), EvalError> {
         if step <= 0 {
             return Err(EvalError::Invalid(format!(
                 "range query step must be positive, got {step} ms"
@@ -129,7 +168,7 @@ impl Engine {
             t += step;
         }
         out.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
-        Ok(Value::Matrix(out))
+        Ok((Value::Matrix(out), ev))
     }
 }
 
@@ -193,7 +232,12 @@ pub(super) struct Evaluator {
     data: fetch::Fetched,
     /// Inner results of subqueries by instant, reused by the next steps of a range query.
     subqueries: subquery::Cache,
+    /// Warnings and infos given while evaluating.
+    notes: Notes,
 }
+
+/// Functions whose only effect is an order, which a range query's result does not keep.
+const SORTING_FUNCTIONS: [&str; 4] = ["sort", "sort_desc", "sort_by_label", "sort_by_label_desc"];
 
 impl Evaluator {
     /// Fetches every selector's data for a query evaluated at instants in `[start, end]`.
@@ -212,6 +256,7 @@ impl Evaluator {
             step,
             data: fetch::Fetched::default(),
             subqueries: subquery::Cache::default(),
+            notes: Notes::default(),
         };
         ev.data = fetch::fetch_all(&ev, querier, expr)?;
         Ok(ev)
@@ -335,7 +380,14 @@ impl Evaluator {
             t,
             window,
             arg_exprs: exprs,
+            notes: &self.notes,
         };
+        if self.step > 0 && SORTING_FUNCTIONS.contains(&call.func.name) {
+            self.notes.warn(
+                "sort is ineffective for range queries since results are always ordered by labels",
+                Some(&Expr::Call(call.clone())),
+            );
+        }
         let out = functions::call(call.func.name, args, &ctx)?;
         if let Value::Vector(v) = &out {
             // Functions that drop the metric name can merge series; PromQL refuses that.

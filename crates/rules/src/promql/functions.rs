@@ -25,6 +25,7 @@ use std::collections::HashSet;
 use model::{Labels, METRIC_NAME_LABEL};
 use promql_parser::parser::Expr;
 
+use super::annotations::Notes;
 use super::{EvalError, Matrix, Point, Value, Vector};
 use crate::promql::InstantSample;
 
@@ -63,6 +64,22 @@ pub struct CallContext<'a> {
     pub window: Option<(i64, i64)>,
     /// The unevaluated argument expressions (`absent` builds its labels from the selector).
     pub arg_exprs: &'a [Box<Expr>],
+    /// Where warnings and infos about the call go.
+    pub notes: &'a Notes,
+}
+
+impl CallContext<'_> {
+    /// Adds a warning about argument `arg` (its position is what the message points at).
+    pub fn warn(&self, message: impl Into<String>, arg: usize) {
+        self.notes
+            .warn(message, self.arg_exprs.get(arg).map(|e| &**e));
+    }
+
+    /// Adds an info about argument `arg`.
+    pub fn info(&self, message: impl Into<String>, arg: usize) {
+        self.notes
+            .info(message, self.arg_exprs.get(arg).map(|e| &**e));
+    }
 }
 
 /// Calls the function `name` (as the parser spells it) with evaluated arguments.
@@ -291,6 +308,14 @@ fn go_max(a: f64, b: f64) -> f64 {
     }
 }
 
+/// The warning for a quantile outside [0, 1] (Prometheus' wording).
+pub(super) fn invalid_quantile(q: f64) -> String {
+    format!(
+        "quantile value should be between 0 and 1, got {}",
+        super::annotations::show_number(q)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,6 +325,8 @@ mod tests {
             t,
             window,
             arg_exprs: &[],
+            // A test's few leaked bytes; Notes is not Sync, so it cannot be a static.
+            notes: Box::leak(Box::default()),
         }
     }
 

@@ -11,7 +11,7 @@ use super::querier::MemoryQuerier;
 use super::script::{Command, EvalCmd, Load};
 use super::series::SeqValue;
 use super::{CaseReport, Evaluator, Outcome, SkipReason};
-use crate::promql::{self, Expr, InstantSample, Value};
+use crate::promql::{self, Annotations, Expr, InstantSample, Value};
 
 /// Functions whose result changes with the evaluation time even when their arguments do not:
 /// pinning selectors with `@` does not make such a query step invariant (Prometheus' list).
@@ -152,18 +152,19 @@ impl Case<'_> {
 
     fn range_case(&self, expr: &Expr) -> Result<(), String> {
         let cmd = self.cmd;
-        let result = self
-            .evaluator
-            .range(self.querier, expr, cmd.start, cmd.end, cmd.step);
-        let value = self.outcome_of(result)?;
-        let Some(value) = value else { return Ok(()) };
+        let result =
+            self.evaluator
+                .range_annotated(self.querier, expr, cmd.start, cmd.end, cmd.step);
+        let Some((value, annotations)) = self.outcome_of(result)? else {
+            return Ok(());
+        };
         compare(cmd, &value)?;
-        self.check_annotations()
+        self.check_annotations(&annotations, true)
     }
 
     fn instant_case(&self, expr: &Expr) -> Result<(), String> {
         let t = self.cmd.eval_at;
-        self.instant_at(expr, t)
+        self.instant_at(expr, t, true)
             .map_err(|e| format!("at {}: {e}", show_ms(t)))?;
         let Some(pinned) = pin_selectors(expr, t) else {
             return Ok(());
@@ -174,7 +175,9 @@ impl Case<'_> {
             &[-10 * t, 0, t / 5, t, 10 * t]
         };
         for &at in times {
-            self.instant_at(&pinned, at).map_err(|e| {
+            // The pinned query's text is not the script's, so messages (with positions in the
+            // script's text) are not compared, only whether annotations were given.
+            self.instant_at(&pinned, at, false).map_err(|e| {
                 format!(
                     "with selectors pinned @ {}, evaluated at {}: {e}",
                     show_ms(t),
@@ -187,10 +190,7 @@ impl Case<'_> {
 
     /// Maps an evaluation's result onto what the case expects of failure: `Ok(None)` when it
     /// failed as it should, `Ok(Some(value))` when it succeeded as it should.
-    fn outcome_of(
-        &self,
-        result: Result<Value, promql::EvalError>,
-    ) -> Result<Option<Value>, String> {
+    fn outcome_of<T>(&self, result: Result<T, promql::EvalError>) -> Result<Option<T>, String> {
         match result {
             Err(e) if self.cmd.fail => {
                 let message = e.to_string();
@@ -205,32 +205,55 @@ impl Case<'_> {
         }
     }
 
-    /// Our evaluator reports no annotations, so an expected one is always missing.
-    fn check_annotations(&self) -> Result<(), String> {
-        match (self.cmd.warn, self.cmd.info) {
-            (true, _) => Err(
-                "the result matches, but a warning annotation was expected and the \
-                              evaluator reports none"
-                    .into(),
+    /// Checks the annotations against `expect warn|info [msg|regex]` and `expect no_warn|no_info`.
+    /// With `messages` false only their presence is checked.
+    fn check_annotations(&self, annotations: &Annotations, messages: bool) -> Result<(), String> {
+        let cmd = self.cmd;
+        let kinds = [
+            (
+                "warning",
+                annotations.warnings(&cmd.expr),
+                cmd.warn,
+                cmd.no_warn,
+                &cmd.warn_matches,
             ),
-            (_, true) => Err(
-                "the result matches, but an info annotation was expected and the \
-                              evaluator reports none"
-                    .into(),
+            (
+                "info",
+                annotations.infos(&cmd.expr),
+                cmd.info,
+                cmd.no_info,
+                &cmd.info_matches,
             ),
-            _ => Ok(()),
+        ];
+        for (kind, given, expected, forbidden, matches) in kinds {
+            if expected && given.is_empty() {
+                return Err(format!(
+                    "the result matches, but a {kind} annotation was expected and none was given"
+                ));
+            }
+            if forbidden && !given.is_empty() {
+                return Err(format!("no {kind} was expected, got: {}", given.join("; ")));
+            }
+            if !messages {
+                continue;
+            }
+            if let Some(m) = matches.iter().find(|m| !given.iter().any(|g| m.matches(g))) {
+                return Err(format!("expected a {kind} {m}, got: {}", given.join("; ")));
+            }
         }
+        Ok(())
     }
 
     /// One instant evaluation with its checks, then (unless excluded) the same query as a range
     /// query from `t - 1m` to `t + 1m`, whose middle step must give the same result.
-    fn instant_at(&self, expr: &Expr, t: i64) -> Result<(), String> {
+    fn instant_at(&self, expr: &Expr, t: i64, messages: bool) -> Result<(), String> {
         let cmd = self.cmd;
-        let Some(value) = self.outcome_of(self.evaluator.instant(self.querier, expr, t))? else {
+        let result = self.evaluator.instant_annotated(self.querier, expr, t);
+        let Some((value, annotations)) = self.outcome_of(result)? else {
             return Ok(());
         };
         compare(cmd, &value)?;
-        self.check_annotations()?;
+        self.check_annotations(&annotations, messages)?;
         if cmd.exclude_from_range_mode || uses_query_context(&cmd.expr) {
             return Ok(());
         }

@@ -105,6 +105,14 @@ pub(crate) struct EvalCmd {
     pub warn: bool,
     /// An info annotation is expected.
     pub info: bool,
+    /// What the warnings must include: each matcher satisfied by one of them.
+    pub warn_matches: Vec<TextMatch>,
+    /// What the infos must include.
+    pub info_matches: Vec<TextMatch>,
+    /// No warning may be given (`expect no_warn`).
+    pub no_warn: bool,
+    /// No info may be given (`expect no_info`).
+    pub no_info: bool,
     /// The expected series by label set.
     pub expected: BTreeMap<Labels, ExpectedSeries>,
     /// A scalar result is expected (a bare number line).
@@ -268,6 +276,10 @@ fn parse_eval(p: &Patterns, lines: &[&str], mut i: usize) -> Result<(usize, Eval
         fail_matches: Vec::new(),
         warn: modifier == Some("warn"),
         info: modifier == Some("info"),
+        warn_matches: Vec::new(),
+        info_matches: Vec::new(),
+        no_warn: false,
+        no_info: false,
         expected: BTreeMap::new(),
         scalar: None,
         string: String::new(),
@@ -352,11 +364,19 @@ fn parse_eval(p: &Patterns, lines: &[&str], mut i: usize) -> Result<(usize, Eval
                     cmd.fail = true;
                     cmd.fail_matches.extend(matcher);
                 }
-                "warn" => cmd.warn = true,
-                "info" => cmd.info = true,
+                "warn" => {
+                    cmd.warn = true;
+                    cmd.warn_matches.extend(matcher);
+                }
+                "info" => {
+                    cmd.info = true;
+                    cmd.info_matches.extend(matcher);
+                }
                 "no_warn" => no_warn = true,
                 _ => no_info = true,
             }
+            cmd.no_warn = no_warn;
+            cmd.no_info = no_info;
             if cmd.warn && no_warn {
                 return Err((i, "'expect warn' and 'expect no_warn' together".into()));
             }

@@ -65,7 +65,18 @@ pub(super) fn eval(ev: &Evaluator, a: &AggregateExpr, t: i64) -> Result<Value, E
         }
         _ => {
             let q = match (op, param) {
-                (T_QUANTILE, Some(Value::Scalar { v, .. })) => v,
+                (T_QUANTILE, Some(Value::Scalar { v, .. })) => {
+                    if !(0.0..=1.0).contains(&v) {
+                        ev.notes.warn(
+                            format!(
+                                "quantile value should be between 0 and 1, got {}",
+                                crate::promql::annotations::show_number(v)
+                            ),
+                            a.param.as_deref(),
+                        );
+                    }
+                    v
+                }
                 (T_QUANTILE, _) => {
                     return Err(EvalError::Invalid(
                         "quantile() needs a scalar parameter".into(),

@@ -25,10 +25,15 @@ pub(super) fn call(
         "histogram_quantile" => {
             args.expect_count(2, 2)?;
             let q = args.scalar(0)?;
+            warn_if_invalid(q, ctx, 0);
             let v = args.vector(1)?;
-            groups(v)
+            groups(v, ctx, 1)
                 .into_iter()
-                .map(|(labels, mut buckets)| sample(labels, ctx, quantile(q, &mut buckets)))
+                .map(|mut g| {
+                    let value = quantile(q, &mut g.buckets, &mut g.fixed);
+                    g.report_fix(ctx, 1);
+                    sample(g.labels, ctx, value)
+                })
                 .collect()
         }
         "histogram_quantiles" => {
@@ -38,13 +43,18 @@ pub(super) fn call(
             let qs = (2..args.len())
                 .map(|i| args.scalar(i))
                 .collect::<Result<Vec<_>, _>>()?;
+            for (i, &q) in qs.iter().enumerate() {
+                warn_if_invalid(q, ctx, i + 2);
+            }
             let mut out = Vector::new();
-            for (labels, mut buckets) in groups(v) {
+            for mut g in groups(v, ctx, 0) {
                 for &q in &qs {
-                    let mut l = labels.clone();
+                    let mut l = g.labels.clone();
                     l.set(label.clone(), format_quantile(q));
-                    out.push(sample(l, ctx, quantile(q, &mut buckets)));
+                    let value = quantile(q, &mut g.buckets, &mut g.fixed);
+                    out.push(sample(l, ctx, value));
                 }
+                g.report_fix(ctx, 0);
             }
             out
         }
@@ -52,11 +62,9 @@ pub(super) fn call(
             args.expect_count(3, 3)?;
             let (lower, upper) = (args.scalar(0)?, args.scalar(1)?);
             let v = args.vector(2)?;
-            groups(v)
+            groups(v, ctx, 2)
                 .into_iter()
-                .map(|(labels, mut buckets)| {
-                    sample(labels, ctx, fraction(lower, upper, &mut buckets))
-                })
+                .map(|mut g| sample(g.labels, ctx, fraction(lower, upper, &mut g.buckets)))
                 .collect()
         }
         "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
@@ -98,28 +106,78 @@ struct Bucket {
     count: f64,
 }
 
-/// Groups bucket series into histograms: same labels apart from `le`. The result's labels have
-/// neither `le` nor the metric name; series without a parsable `le` are not buckets and are
-/// skipped. Groups come out in the order of their first bucket.
-fn groups(v: Vector) -> Vec<(Labels, Vec<Bucket>)> {
+/// One classic histogram: the buckets of series that share every label but `le`.
+struct Group {
+    /// The shared labels, without `le` and the metric name.
+    labels: Labels,
+    /// The metric name the buckets had, for messages.
+    name: String,
+    buckets: Vec<Bucket>,
+    /// Set when the counts had to be made monotonic.
+    fixed: bool,
+}
+
+impl Group {
+    /// Tells the reader the counts were not cumulative (as Prometheus does, as an info).
+    fn report_fix(&self, ctx: &CallContext<'_>, arg: usize) {
+        if self.fixed {
+            ctx.info(
+                format!(
+                    "input to histogram_quantile needed to be fixed for monotonicity (see \
+                     https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) \
+                     for metric name {:?}",
+                    self.name
+                ),
+                arg,
+            );
+        }
+    }
+}
+
+/// Groups bucket series into histograms: same labels apart from `le`. Series without a
+/// parsable `le` are not buckets: they are skipped with a warning about argument `arg`.
+/// Groups come out in the order of their first bucket.
+fn groups(v: Vector, ctx: &CallContext<'_>, arg: usize) -> Vec<Group> {
     let mut index: HashMap<Labels, usize> = HashMap::new();
-    let mut out: Vec<(Labels, Vec<Bucket>)> = Vec::new();
+    let mut out: Vec<Group> = Vec::new();
     for mut s in v {
-        let Some(le) = s.labels.remove("le").and_then(|le| parse_le(&le)) else {
+        let le_text = s.labels.remove("le");
+        let Some(le) = le_text.as_deref().and_then(parse_le) else {
+            ctx.warn(
+                format!(
+                    "bucket label \"le\" is missing or has a malformed value of {:?} for metric name {:?}",
+                    le_text.unwrap_or_default(),
+                    s.labels.metric_name().unwrap_or_default()
+                ),
+                arg,
+            );
             continue;
         };
         let bucket = Bucket { le, count: s.value };
         match index.get(&s.labels) {
-            Some(&i) => out[i].1.push(bucket),
+            Some(&i) => out[i].buckets.push(bucket),
             None => {
                 index.insert(s.labels.clone(), out.len());
                 let mut labels = s.labels;
+                let name = labels.metric_name().unwrap_or_default().to_string();
                 drop_name(&mut labels);
-                out.push((labels, vec![bucket]));
+                out.push(Group {
+                    labels,
+                    name,
+                    buckets: vec![bucket],
+                    fixed: false,
+                });
             }
         }
     }
     out
+}
+
+/// Warns about a quantile outside [0, 1] given as argument `arg`.
+fn warn_if_invalid(q: f64, ctx: &CallContext<'_>, arg: usize) {
+    if !(0.0..=1.0).contains(&q) {
+        ctx.warn(super::invalid_quantile(q), arg);
+    }
 }
 
 /// An `le` value as Prometheus' clients write it ("0.1", ".2", "1e0", "+Inf").
@@ -146,10 +204,12 @@ fn prepare(buckets: &mut Vec<Bucket>) -> bool {
 }
 
 /// Makes cumulative counts non-decreasing: a decrease (scrapes of different buckets at
-/// different moments, or rounding) is flattened to the previous count.
-fn make_monotonic(buckets: &mut [Bucket]) {
+/// different moments, or rounding) is flattened to the previous count. Returns true when a real
+/// decrease (beyond rounding noise) was flattened.
+fn make_monotonic(buckets: &mut [Bucket]) -> bool {
+    let mut fixed = false;
     let Some(first) = buckets.first() else {
-        return;
+        return fixed;
     };
     let mut prev = first.count;
     for b in buckets.iter_mut().skip(1) {
@@ -159,10 +219,12 @@ fn make_monotonic(buckets: &mut [Bucket]) {
         }
         if b.count < prev {
             b.count = prev;
+            fixed = true;
             continue;
         }
         prev = b.count;
     }
+    fixed
 }
 
 /// Relative comparison with `epsilon`, the way Prometheus compares counts.
@@ -183,7 +245,8 @@ fn almost_equal(a: f64, b: f64, epsilon: f64) -> bool {
 /// falls in. The lowest bucket is taken to start at 0 when its bound is positive; a rank in the
 /// +Inf bucket gives the highest finite bound. φ < 0 is -Inf, φ > 1 +Inf, NaN stays NaN; no
 /// +Inf bucket or no observation gives NaN.
-fn quantile(q: f64, buckets: &mut Vec<Bucket>) -> f64 {
+/// `fixed` is set when the counts had to be made monotonic.
+fn quantile(q: f64, buckets: &mut Vec<Bucket>, fixed: &mut bool) -> f64 {
     if q.is_nan() {
         return f64::NAN;
     }
@@ -196,7 +259,7 @@ fn quantile(q: f64, buckets: &mut Vec<Bucket>) -> f64 {
     if !prepare(buckets) {
         return f64::NAN;
     }
-    make_monotonic(buckets);
+    *fixed |= make_monotonic(buckets);
     if buckets.len() < 2 {
         return f64::NAN;
     }

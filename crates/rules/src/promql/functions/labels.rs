@@ -288,10 +288,12 @@ mod tests {
     fn absent_takes_labels_from_equality_matchers() {
         let selector = r#"nonexistent{job="a",job="b",foo="bar",instance="i",method=~".x"}"#;
         let exprs = [Box::new(crate::promql::parse(selector).unwrap())];
+        let notes = crate::promql::annotations::Notes::default();
         let ctx = CallContext {
             t: 0,
             window: None,
             arg_exprs: &exprs,
+            notes: &notes,
         };
         let out = call("absent", vec![Arg::Vector(vec![])], &ctx).unwrap();
         let expected = sample(&[("foo", "bar"), ("instance", "i")], 1.0);

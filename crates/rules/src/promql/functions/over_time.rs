@@ -17,6 +17,9 @@ pub(super) fn call(
     if name == "quantile_over_time" {
         args.expect_count(2, 2)?;
         let q = args.scalar(0)?;
+        if !(0.0..=1.0).contains(&q) {
+            ctx.warn(super::invalid_quantile(q), 0);
+        }
         let m = args.matrix(1)?;
         let out = per_series(m, ctx, false, |p| {
             let mut values: Vec<f64> = p.iter().map(|p| p.v).collect();
