@@ -13,6 +13,9 @@ use super::series::SeqValue;
 use super::{CaseReport, Evaluator, Outcome, SkipReason};
 use crate::promql::{self, Annotations, Expr, InstantSample, Value};
 
+/// Functions that answer with the query's own start, end, range or step.
+const QUERY_CONTEXT_FUNCTIONS: [&str; 4] = ["start", "end", "range", "step"];
+
 /// Functions whose result changes with the evaluation time even when their arguments do not:
 /// pinning selectors with `@` does not make such a query step invariant (Prometheus' list).
 const AT_UNSAFE_FUNCTIONS: [&str; 11] = [
@@ -384,6 +387,8 @@ fn pin(expr: &mut Expr, at: &AtModifier, time_dependent: &mut bool) {
         Expr::Call(c) => {
             // Our forecasts depend on the evaluation time as predict_linear does.
             *time_dependent |= AT_UNSAFE_FUNCTIONS.contains(&c.func.name)
+                // start(), end(), range() and step() are the query's own times, never pinned.
+                || QUERY_CONTEXT_FUNCTIONS.contains(&c.func.name)
                 || crate::forecast::FUNCTION_NAMES.contains(&c.func.name);
             for a in &mut c.args.args {
                 pin(a, at, time_dependent);
