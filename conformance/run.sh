@@ -11,6 +11,8 @@
 #   by `check-metrics --format openmetrics` as its test.json says.
 # - PromQL: Prometheus' own PromQL test scripts run through `promql-test`; no file may pass
 #   fewer cases than conformance/promqltest-baseline.txt says (a regression).
+# - promtool: Prometheus' rule unit-test files and rule files run through `test-rules` and
+#   `check-rules`; each must get promtool's verdict (conformance/promtool-verdicts.txt).
 # Nothing from the test data is copied into the project; it is read where it lies.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -134,6 +136,54 @@ else
     echo "ok   promql: no file below its baseline"; passed=$((passed + 1))
   else
     echo "FAIL promql: a file fell below conformance/promqltest-baseline.txt (see above)"; failures=$((failures + 1))
+  fi
+fi
+
+echo "== promtool: rule unit tests and rule files get promtool's verdict"
+# Each line of conformance/promtool-verdicts.txt names a file of promtool's test data and the
+# verdict promtool gives it; test-rules (for unit-test files) and check-rules (for rule files)
+# must exit 0 for "pass" and 1 for "fail". A unit-test or rule file in the folder without a
+# verdict fails the check, so new upstream files get looked at.
+pt_dir="$testdata/prometheus/promtool-testdata"
+pt_verdicts="$here/promtool-verdicts.txt"
+if [ ! -d "$pt_dir" ]; then
+  echo "FAIL promtool: $pt_dir is missing"; failures=$((failures + 1))
+else
+  pt_total=0; pt_agree=0; : > "$work/pt.wrong"
+  while read -r kind file verdict _; do
+    case "$kind" in ''|'#'*) continue ;; esac
+    pt_total=$((pt_total + 1))
+    case "$kind" in
+      test) command=test-rules ;;
+      check) command=check-rules ;;
+      *) echo "  $file: unknown kind $kind in $pt_verdicts" >> "$work/pt.wrong"; continue ;;
+    esac
+    set +e
+    "$bin" "$command" "$pt_dir/$file" > "$work/pt.out" 2>&1
+    code=$?
+    set -e
+    case "$code" in 0) got=pass ;; 1) got=fail ;; *) got="exit $code" ;; esac
+    if [ "$got" = "$verdict" ]; then
+      pt_agree=$((pt_agree + 1))
+      echo "  ok   $command $file: $got"
+    else
+      echo "  $command $file: promtool says $verdict, periscope $got: $(head -c 600 "$work/pt.out")" >> "$work/pt.wrong"
+    fi
+  done < "$pt_verdicts"
+  for f in "$pt_dir"/*.yml; do
+    name=$(basename "$f")
+    if grep -q '^tests:' "$f" || grep -q '^groups:' "$f"; then
+      if ! grep -Eq "^(test|check)[[:space:]]+$name[[:space:]]" "$pt_verdicts"; then
+        echo "  $name has no verdict in $pt_verdicts" >> "$work/pt.wrong"
+      fi
+    fi
+  done
+  if [ ! -s "$work/pt.wrong" ] && [ "$pt_total" -gt 0 ]; then
+    echo "ok   promtool: $pt_agree/$pt_total verdicts agree"; passed=$((passed + 1))
+  else
+    echo "FAIL promtool: $pt_agree/$pt_total verdicts agree; these do not:"
+    cat "$work/pt.wrong"
+    failures=$((failures + 1))
   fi
 fi
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Makes sure the message brokers the broker receiver tests talk to are running: RabbitMQ
+# Makes sure the servers the tests talk to are running: PostgreSQL (127.0.0.1:5432, the shared
+# alert state database), and the message brokers of the receiver tests: RabbitMQ
 # (127.0.0.1:5672), NATS with JetStream (127.0.0.1:4222) and Mosquitto (127.0.0.1:1883).
 #
 # Starts whichever is not accepting connections and waits (at most 60 s in all) until it does.
@@ -11,6 +12,10 @@ deadline=$((SECONDS + 60))
 # True when something accepts TCP connections on 127.0.0.1:$1.
 listening() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+start_postgres() {
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start
 }
 
 start_rabbitmq() {
@@ -28,7 +33,7 @@ start_mosquitto() {
 }
 
 started=()
-for service in "rabbitmq 5672" "nats 4222" "mosquitto 1883"; do
+for service in "postgres 5432" "rabbitmq 5672" "nats 4222" "mosquitto 1883"; do
   set -- $service
   name=$1 port=$2
   if ! listening "$port"; then

@@ -3,8 +3,8 @@
 #
 # The command monitor's tests run the real Monitoring Plugins (check_load, check_disk,
 # check_procs, check_tcp...), so the Debian packages are installed when missing. The broker
-# tests talk to the real RabbitMQ, NATS (JetStream) and Mosquitto servers on loopback, which
-# scripts/services.sh starts when they are down.
+# tests talk to the real RabbitMQ, NATS (JetStream) and Mosquitto servers on loopback, and the
+# state database tests to the real PostgreSQL; scripts/services.sh starts them when they are down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +20,7 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-echo "==> services (RabbitMQ 5672, NATS 4222, Mosquitto 1883)"
+echo "==> services (PostgreSQL 5432, RabbitMQ 5672, NATS 4222, Mosquitto 1883)"
 bash scripts/services.sh
 
 echo "==> cargo test --workspace"

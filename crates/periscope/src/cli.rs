@@ -185,6 +185,41 @@ pub enum Command {
         #[arg(long, short = 'v')]
         verbose: bool,
     },
+
+    /// Run unit tests of rules written in promtool's format and say whether each file passes.
+    ///
+    /// Each FILE lists rule files (relative to it), input series and the alerts and PromQL
+    /// results expected at given times, as `promtool test rules` reads them. Prints `SUCCESS`
+    /// per file, or `FAILED:` with what was expected and what came out, each with file and
+    /// line. Exits 0 when every file passes, 1 otherwise.
+    #[command(
+        after_help = "Example:\n  periscope test-rules tests/alerts_test.yml\n  periscope test-rules tests/*.yml --run 'disk.*'"
+    )]
+    TestRules {
+        /// Unit-test files to run.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Run only test groups whose name matches this regular expression (repeatable).
+        #[arg(long, value_name = "REGEX")]
+        run: Vec<String>,
+    },
+
+    /// Check Prometheus rule files and list every problem with file, line, group and rule.
+    ///
+    /// Checks YAML structure, PromQL expressions, durations, label names and templates, as
+    /// `promtool check rules` does; duplicate rules are warnings. Exits 1 when a file has errors
+    /// (or warnings, with --warnings-fatal), 0 otherwise.
+    #[command(
+        after_help = "Example:\n  periscope check-rules rules/*.yml\n  periscope check-rules alerts.yml --warnings-fatal"
+    )]
+    CheckRules {
+        /// Rule files to check.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Fail on warnings too.
+        #[arg(long)]
+        warnings_fatal: bool,
+    },
 }
 
 /// What `query`, `export` and `import` share: which series, which time range.

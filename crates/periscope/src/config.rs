@@ -10,6 +10,7 @@ mod merge;
 mod monitors;
 mod receiver_secret;
 mod receivers;
+mod rules;
 mod schema;
 mod sources;
 mod storage;
@@ -26,13 +27,15 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 pub use errors::{ConfigError, ConfigErrors};
 pub use receivers::ReceiverEntry;
+pub use rules::{RulesConfig, StateDbConfig};
 pub use schema::{SnapshotFormat, SnapshotNaming};
 pub use storage::{HttpConfig, StoreConfig};
 
 use crate::schedule::Schedule;
 use errors::suggest_field;
 use schema::{
-    AlertsSection, EmailSection, GeneralSection, HttpSection, OutputSection, SECTIONS, StoreSection,
+    AlertsSection, EmailSection, GeneralSection, HttpSection, OutputSection, RulesSection,
+    SECTIONS, StoreSection,
 };
 use sources::Sources;
 
@@ -67,6 +70,10 @@ pub struct Config {
     pub monitors: Vec<MonitorEntry>,
     /// Broker receivers (`[receiver.NAME]`), enabled or not.
     pub receivers: Vec<ReceiverEntry>,
+    /// Rule files and how often they are evaluated (`[rules]`).
+    pub rules: RulesConfig,
+    /// Where alert state lives (`[periscope].state`).
+    pub state_db: StateDbConfig,
 }
 
 /// Where a run's outputs go.
@@ -495,6 +502,9 @@ fn build(
     let http_section: HttpSection = get("http")
         .and_then(|v| section(sources, root, "http", v, errors))
         .unwrap_or_default();
+    let rules_section: RulesSection = get("rules")
+        .and_then(|v| section(sources, root, "rules", v, errors))
+        .unwrap_or_default();
 
     let at_key = |path: &str| Some(locate::span_of_path(root, path).start);
     let timezone = match &general.timezone {
@@ -581,6 +591,18 @@ fn build(
     let state_dir = opts.state_dir.clone().unwrap_or_else(|| {
         base_dir.join(general.state_dir.unwrap_or_else(|| PathBuf::from("state")))
     });
+    let mut rules_resolver = rules::RulesResolver {
+        sources,
+        root,
+        errors,
+    };
+    let rules = rules_resolver.rules(rules_section, base_dir);
+    let state_db = rules_resolver.state_db(
+        general.state.as_deref(),
+        general.state_password_env.as_deref(),
+        base_dir,
+        &state_dir,
+    );
     let mut resolver = storage::Resolver {
         sources,
         root,
@@ -599,6 +621,17 @@ fn build(
                 "receivers store what they consume, and [store] is disabled",
             )
             .hint("remove `enabled = false` from [store], or disable the receiver"),
+        );
+    }
+    if store.is_none() && !rules.active().is_empty() {
+        errors.push(
+            ConfigError::at(
+                sources,
+                Some(locate::span_of_path(root, "rules.files").start),
+                "rules.files",
+                "rules are evaluated over the store, and [store] is disabled",
+            )
+            .hint("remove `enabled = false` from [store], or set `enabled = false` in [rules]"),
         );
     }
     if http.is_some() && store.is_none() {
@@ -625,6 +658,8 @@ fn build(
         http,
         monitors,
         receivers,
+        rules,
+        state_db,
     })
 }
 

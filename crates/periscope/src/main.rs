@@ -6,6 +6,7 @@
 //! everything that connects them lives here, and only `wire.rs` knows every monitor kind.
 
 mod check_metrics;
+mod check_rules;
 mod cli;
 mod commands;
 mod config;
@@ -15,10 +16,12 @@ mod ingest;
 mod promql_test;
 mod query;
 mod query_api;
+mod rule_loop;
 mod run;
 mod schedule;
 mod serve;
 mod state;
+mod test_rules;
 mod transfer;
 mod wire;
 
@@ -80,6 +83,11 @@ async fn dispatch(cli: Cli) -> u8 {
             check_metrics::check_metrics(format, file.as_deref())
         }
         Command::PromqlTest { files, verbose } => promql_test::promql_test(&files, verbose),
+        Command::TestRules { files, run } => test_rules::test_rules(&files, &run),
+        Command::CheckRules {
+            files,
+            warnings_fatal,
+        } => check_rules::check_rules(&files, warnings_fatal),
     }
 }
 

@@ -11,11 +11,14 @@ use rules::promql::{Engine, EvalError};
 use web::prom_api::{AlertView, QueryBackend, QueryError, RuleGroupView};
 
 use crate::query::parse_selector;
+use crate::rule_loop::{RulesSnapshot, all_alerts};
 
 /// Answers the Prometheus API from a querier (the live store in `serve`).
 pub struct PromBackend {
     querier: Arc<dyn Querier>,
     engine: Engine,
+    /// The rule groups' latest state, when rules are evaluated.
+    rules: Option<RulesSnapshot>,
 }
 
 impl PromBackend {
@@ -24,6 +27,21 @@ impl PromBackend {
         PromBackend {
             querier,
             engine: Engine::default(),
+            rules: None,
+        }
+    }
+
+    /// The same backend answering `/api/v1/rules` and `/api/v1/alerts` from `rules`.
+    pub fn with_rules(mut self, rules: RulesSnapshot) -> Self {
+        self.rules = Some(rules);
+        self
+    }
+
+    /// A copy of the rule groups' views (empty when no rules are evaluated).
+    fn groups(&self) -> Vec<RuleGroupView> {
+        match &self.rules {
+            Some(rules) => rules.read().unwrap_or_else(|e| e.into_inner()).clone(),
+            None => Vec::new(),
         }
     }
 
@@ -132,10 +150,13 @@ impl QueryBackend for PromBackend {
     }
 
     fn rule_groups(&self) -> Vec<RuleGroupView> {
-        Vec::new()
+        self.groups()
     }
 
     fn alerts(&self) -> Vec<AlertView> {
-        Vec::new()
+        match &self.rules {
+            Some(rules) => all_alerts(&rules.read().unwrap_or_else(|e| e.into_inner())),
+            None => Vec::new(),
+        }
     }
 }

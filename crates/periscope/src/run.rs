@@ -3,17 +3,21 @@
 //! The order matters for "no line lost, none counted twice": monitors run, then every output of
 //! the mode is written, and only then is each monitor's new state (e.g. log offsets) committed.
 //! A run that dies half-way is repeated in full by the next one.
+//!
+//! `--mode alerts` also evaluates the rule groups once (`rule_loop::evaluate_once`) and puts the
+//! firing alerts in the same mail as the monitors that need attention.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::ValueEnum;
+use model::alert::AlertRecord;
 use model::{Clock, RunRecord, Sample, Status};
 use sensors::runner::{self, CheckResult};
 
 use crate::config::{Config, SnapshotFormat, SnapshotNaming};
 use crate::state::StateStore;
-use crate::{ingest, wire};
+use crate::{ingest, rule_loop, wire};
 
 /// What a run does besides checking and writing the snapshot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -24,7 +28,8 @@ pub enum Mode {
     Report,
     /// As silent, and append today's figures to the CSV files (e.g. at 23:55).
     EndOfDay,
-    /// As silent, and e-mail an alert for monitors that are WARNING or CRITICAL.
+    /// As silent, evaluate the rules once, and e-mail an alert for monitors that are WARNING or
+    /// CRITICAL and for firing alerts.
     Alerts,
 }
 
@@ -38,6 +43,8 @@ pub struct RunOutcome {
     pub problems: Vec<String>,
     /// What happened to e-mail, for the user.
     pub notes: Vec<String>,
+    /// Alerts of the rules firing after this run (`--mode alerts` only).
+    pub firing: Vec<AlertRecord>,
 }
 
 impl RunOutcome {
@@ -70,7 +77,14 @@ pub async fn run_once(
         written: Vec::new(),
         problems: Vec::new(),
         notes: Vec::new(),
+        firing: Vec::new(),
     };
+    if mode == Mode::Alerts {
+        let rules = rule_loop::evaluate_once(config, Arc::clone(&clock)).await;
+        outcome.firing = rules.firing;
+        outcome.notes.extend(rules.notes);
+        outcome.problems.extend(rules.problems);
+    }
     write_outputs(config, mode, &mut outcome).await;
     keep_history(config, &results, clock, &mut outcome).await;
 
@@ -219,15 +233,14 @@ async fn write_outputs(config: &Config, mode: Mode, out: &mut RunOutcome) {
                     .push(format!("end-of-day CSV not written: {e}")),
             }
         }
-        Mode::Alerts => match (
-            report::alert_text(&out.record, &config.timezone),
-            &config.email,
-        ) {
-            (None, _) => out
-                .notes
-                .push("no monitor is WARNING or CRITICAL: no alert sent".to_string()),
+        Mode::Alerts => match (alert_mail(config, out), &config.email) {
+            (None, _) => out.notes.push(
+                "no monitor is WARNING or CRITICAL and no alert is firing: no alert sent"
+                    .to_string(),
+            ),
             (Some(_), None) => out.problems.push(
-                "monitors need attention but there is no [email] section to alert through"
+                "monitors or alerts need attention but there is no [email] section to alert \
+                 through"
                     .to_string(),
             ),
             (Some((subject, body)), Some(smtp)) => {
@@ -235,6 +248,52 @@ async fn write_outputs(config: &Config, mode: Mode, out: &mut RunOutcome) {
             }
         },
     }
+}
+
+/// The alert mail: the monitors that need attention (as before) and the firing alerts of the
+/// rules; `None` when there is neither.
+fn alert_mail(config: &Config, out: &RunOutcome) -> Option<(String, String)> {
+    let monitors = report::alert_text(&out.record, &config.timezone);
+    if out.firing.is_empty() {
+        return monitors;
+    }
+    let section = firing_text(&out.firing, &config.timezone);
+    Some(match monitors {
+        Some((subject, body)) => (subject, format!("{body}\n{section}")),
+        None => {
+            let mut names: Vec<&str> = out.firing.iter().map(|a| a.key.rule.as_str()).collect();
+            names.dedup();
+            let subject = format!(
+                "[Periscope] ALERT FIRING: {} ({})",
+                names.join(", "),
+                config.host
+            );
+            (subject, section)
+        }
+    })
+}
+
+/// The firing alerts as plain text: one paragraph per alert with its labels, since when, its
+/// value and its annotations.
+fn firing_text(firing: &[AlertRecord], tz: &jiff::tz::TimeZone) -> String {
+    let mut text = format!("Firing alerts: {}\n", firing.len());
+    for alert in firing {
+        text.push_str(&format!("\n{}\n", alert.key));
+        if let Some(since) = alert
+            .active_since
+            .and_then(|t| jiff::Timestamp::from_millisecond(t.0).ok())
+        {
+            let since = since.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M:%S %Z");
+            text.push_str(&format!("  firing since {since}\n"));
+        }
+        if let Some(v) = alert.last_value {
+            text.push_str(&format!("  value {v}\n"));
+        }
+        for (name, value) in &alert.annotations {
+            text.push_str(&format!("  {name}: {value}\n"));
+        }
+    }
+    text
 }
 
 async fn send(

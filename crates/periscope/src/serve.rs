@@ -5,7 +5,8 @@
 //! checks as tasks, takes finished ones back, writes the snapshot, stores the samples and
 //! commits state (in that order, as in a one-shot run), runs the store's housekeeping, and
 //! sleeps until the next due time or a shutdown signal. The HTTP server runs beside it and
-//! stops after it, finishing requests in flight.
+//! stops after it, finishing requests in flight. The rule groups (`rule_loop.rs`) run beside
+//! both, one task each, with alert state in the state database opened at start.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +21,7 @@ use crate::commands::load_or_report;
 use crate::config::{Config, LoadOptions};
 use crate::ingest::{self, StoreSink};
 use crate::query_api::PromBackend;
+use crate::rule_loop::{self, RulesSnapshot};
 use crate::state::StateStore;
 use crate::{http_server, run, wire};
 
@@ -51,7 +53,28 @@ pub async fn serve(load: &LoadOptions) -> u8 {
         },
         None => None,
     };
+    let rules_snapshot = rule_loop::new_snapshot();
+    let rules = match &metrics {
+        Some(_) => match start_rules(&config).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("periscope: {e}");
+                return 3;
+            }
+        },
+        None => None,
+    };
     let (stop, stopped) = watch::channel(false);
+    let rule_task = rules.map(|(groups, state_db)| {
+        rule_loop::start(
+            groups,
+            Arc::clone(metrics.as_ref().expect("rules run only with a store")) as Arc<dyn Storage>,
+            state_db,
+            Arc::clone(&clock),
+            Arc::clone(&rules_snapshot),
+            stopped.clone(),
+        )
+    });
     let push_stats = Arc::new(PushStats::default());
     let sink: Option<Arc<dyn PayloadSink>> = metrics.as_ref().map(|store| {
         Arc::new(StoreSink::new(
@@ -66,7 +89,7 @@ pub async fn serve(load: &LoadOptions) -> u8 {
             };
             let store = metrics.as_ref().map(|m| Arc::clone(m) as Arc<dyn Querier>);
             let router = sensors::push::router(Arc::clone(sink), limits, Arc::clone(&push_stats))
-                .merge(query_router(store, Arc::clone(&clock)));
+                .merge(query_router(store, rules_snapshot, Arc::clone(&clock)));
             match http_server::start(http, router, wait_for(stopped.clone())).await {
                 Ok(s) => Some(s),
                 Err(e) => {
@@ -116,6 +139,10 @@ pub async fn serve(load: &LoadOptions) -> u8 {
         // Receivers leave unprocessed messages in the broker; this only waits for them to let go.
         let _ = task.await;
     }
+    if let Some(task) = rule_task {
+        // The groups make a last attempt to save alert state and let go of the store.
+        let _ = task.await;
+    }
     // The sink holds the store too; with every receiver stopped, let it go so the store closes.
     drop(sink);
     if let Some(store) = metrics {
@@ -135,11 +162,52 @@ pub async fn serve(load: &LoadOptions) -> u8 {
 }
 
 /// The Prometheus query API over the store, when there is one.
-fn query_router(store: Option<Arc<dyn Querier>>, clock: Arc<dyn Clock>) -> axum::Router {
+fn query_router(
+    store: Option<Arc<dyn Querier>>,
+    rules: RulesSnapshot,
+    clock: Arc<dyn Clock>,
+) -> axum::Router {
     match store {
-        Some(store) => web::prom_api::router(Arc::new(PromBackend::new(store)), clock),
+        Some(store) => {
+            let backend = PromBackend::new(store).with_rules(rules);
+            web::prom_api::router(Arc::new(backend), clock)
+        }
         None => axum::Router::new(),
     }
+}
+
+/// Builds the rule groups, opens the state database and gives each alerting rule its stored
+/// alerts back; `None` when no rule is to be evaluated (the state database is then not
+/// touched). Any failure stops the start, with the database named and its password hidden.
+async fn start_rules(
+    config: &Config,
+) -> Result<
+    Option<(
+        Vec<rule_loop::LoadedGroup>,
+        Arc<dyn model::alert::AlertStateStore>,
+    )>,
+    String,
+> {
+    let mut groups = rule_loop::build_groups(&config.rules)?;
+    if groups.is_empty() {
+        return Ok(None);
+    }
+    let state_db = wire::open_state_db(&config.state_db).await?;
+    let records = state_db.load().await.map_err(|e| {
+        format!(
+            "cannot read alert state from {}: {e}",
+            config.state_db.shown
+        )
+    })?;
+    let restored = records.len();
+    let orphans = rule_loop::restore(&mut groups, records);
+    tracing::info!(
+        groups = groups.len(),
+        restored,
+        orphans,
+        "rule groups started"
+    );
+    Ok(Some((groups, state_db)))
 }
 
 /// A running receiver's counters, for the self metrics.

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeValue, ValueDeserializer};
 
-use crate::config::{MonitorEntry, StoreConfig};
+use crate::config::{MonitorEntry, StateDbConfig, StoreConfig};
 
 /// Every monitor kind a config may name.
 pub const KINDS: &[&str] = &["log", "command", "http"];
@@ -85,6 +85,24 @@ pub fn open_store(
         tracing::warn!(store = %config.dir.display(), "{note}");
     }
     Ok(opened)
+}
+
+/// Opens the state database the config names (creating a SQLite file, migrating the schema).
+/// The error names the database without its password.
+pub async fn open_state_db(
+    config: &StateDbConfig,
+) -> Result<Arc<dyn model::alert::AlertStateStore>, String> {
+    match store::StateDb::open(&config.url).await {
+        Ok(db) => {
+            tracing::info!(state = %db.location(), "state database open");
+            Ok(Arc::new(db))
+        }
+        // The store's own messages already leave the password out.
+        Err(e) => Err(format!(
+            "cannot open the state database {}: {e}",
+            config.shown
+        )),
+    }
 }
 
 /// Every receiver kind a `[receiver.NAME]` table may name.

@@ -16,7 +16,9 @@
 
 pub mod alert;
 pub mod forecast;
+pub mod group;
 pub mod promql;
 pub mod promqltest;
 pub mod rulefile;
 pub mod template;
+pub mod unittest;

@@ -19,6 +19,7 @@ pub const SECTIONS: &[&str] = &[
     "http",
     "monitor",
     "receiver",
+    "rules",
 ];
 
 /// Keys of a monitor table that the runner, not the monitor, uses.
@@ -54,6 +55,14 @@ pub struct GeneralSection {
     pub default_interval: Option<SignedDuration>,
     /// Timeout for monitors that do not set one. Default: 30s.
     pub default_timeout: Option<SignedDuration>,
+    /// Where alert state lives (pending and firing alerts, their history), so it survives a
+    /// restart: `sqlite://PATH?mode=rwc` (a relative PATH is relative to this file) or
+    /// `postgres://USER@HOST:PORT/DATABASE` to share state between instances. Default:
+    /// `sqlite://<state_dir>/state.db?mode=rwc`.
+    pub state: Option<String>,
+    /// Name of an environment variable holding the PostgreSQL password of `state`, so the
+    /// password need not be written in the URL.
+    pub state_password_env: Option<String>,
 }
 
 /// `[output]`: where snapshots, summaries and CSV files go.
@@ -168,6 +177,20 @@ pub struct HttpSection {
     pub listen: Option<String>,
     /// Largest request body accepted, e.g. `32MiB`. Default: `32MiB`.
     pub max_body: Option<String>,
+}
+
+/// `[rules]`: Prometheus rule files (recording and alerting rules) that `serve` evaluates.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesSection {
+    /// `false` evaluates no rule (the files are still checked). Default: true.
+    pub enabled: Option<bool>,
+    /// Prometheus rule files (YAML): paths or globs relative to this file. A glob may match
+    /// no file; a plain path must exist.
+    #[serde(default)]
+    pub files: Vec<String>,
+    /// How often a group that sets no `interval` of its own is evaluated. Default: 1m.
+    pub interval: Option<SignedDuration>,
 }
 
 /// The keys every `[monitor.NAME]` table may have besides its kind's own settings.

@@ -54,6 +54,12 @@ fn the_example_config_loads() {
         env: Some("test".into()),
         ..opts
     };
+    // The example rule file loads with the config, and shows both kinds of rule.
+    let rules: Vec<_> = config.rules.files.iter().collect();
+    assert_eq!(rules.len(), 1, "config/rules/example.yml");
+    assert!(rules[0].recording_rules() >= 1 && rules[0].alerting_rules() >= 2);
+    assert!(config.rules.enabled);
+    assert_eq!(config.rules.interval, rules::DEFAULT_RULE_INTERVAL);
     let in_test = load(&test).unwrap_or_else(|e| panic!("with --env test: {e}"));
     assert!(
         in_test.enabled().count() < config.enabled().count(),
@@ -89,6 +95,81 @@ fn the_store_is_on_by_default_and_http_off() {
     let text = "[http]\nlisten = \"127.0.0.1:0\"\nmax_body = \"1MiB\"\n";
     let (_dir, config) = load_files(&[("periscope.toml", text)], None);
     assert_eq!(config.unwrap().http.unwrap().max_body_bytes, 1 << 20);
+}
+
+const RULE_FILE: &str =
+    "groups:\n  - name: g\n    rules:\n      - alert: Down\n        expr: up == 0\n";
+
+#[test]
+fn the_example_rule_file_loads() {
+    // Checked on its own too: the example config's monitors need plugins this machine may lack.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/rules/example.yml");
+    let file = ::rules::rulefile::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(file.recording_rules(), 1);
+    assert_eq!(file.alerting_rules(), 2);
+    assert!(file.warnings.is_empty(), "{:?}", file.warnings);
+}
+
+#[test]
+fn rules_and_state_have_named_defaults() {
+    let (dir, config) = load_files(&[("periscope.toml", LOG_MONITOR)], None);
+    let config = config.unwrap();
+    assert!(config.rules.files.is_empty());
+    assert_eq!(config.rules.interval, rules::DEFAULT_RULE_INTERVAL);
+    let db = dir.path().join("state").join(rules::DEFAULT_STATE_FILE);
+    assert_eq!(
+        config.state_db.url,
+        format!("sqlite://{}?mode=rwc", db.display())
+    );
+
+    // Globs are relative to the config file; a relative SQLite path is too.
+    let main = "[periscope]\nstate = \"sqlite://alerts.db?mode=rwc\"\n\
+                [rules]\nfiles = [\"rules/*.yml\", \"none/*.yml\"]\ninterval = \"15s\"\n";
+    let (dir, config) = load_files(
+        &[("etc/periscope.toml", main), ("etc/rules/a.yml", RULE_FILE)],
+        None,
+    );
+    let config = config.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.rules.files.len(), 1);
+    assert_eq!(config.rules.interval, Duration::from_secs(15));
+    assert_eq!(config.rules.active().len(), 1);
+    let db = dir.path().join("etc/alerts.db");
+    assert_eq!(
+        config.state_db.url,
+        format!("sqlite://{}?mode=rwc", db.display())
+    );
+
+    let off = "[rules]\nenabled = false\nfiles = [\"a.yml\"]\n";
+    let (_dir, config) = load_files(&[("periscope.toml", off), ("a.yml", RULE_FILE)], None);
+    let config = config.unwrap();
+    assert_eq!(
+        config.rules.files.len(),
+        1,
+        "a disabled rule file is still checked"
+    );
+    assert!(config.rules.active().is_empty());
+}
+
+#[test]
+fn the_postgres_password_comes_from_the_environment_and_is_never_shown() {
+    let main = "[periscope]\nstate = \"postgres://periscope@db.internal:5432/alerts\"\n\
+                state_password_env = \"HOME\"\n";
+    let (_dir, config) = load_files(&[("periscope.toml", main)], None);
+    let db = config.unwrap_or_else(|e| panic!("{e}")).state_db;
+    let home = std::env::var("HOME").unwrap();
+    let url = url::Url::parse(&db.url).unwrap();
+    // The URL carries it percent-encoded; sqlx decodes it.
+    assert_eq!(
+        url.password().map(|p| p.replace("%2F", "/")),
+        Some(home.clone())
+    );
+    assert_eq!(db.shown, "postgres://periscope:***@db.internal:5432/alerts");
+    assert!(!format!("{db:?}").contains(&home));
+
+    let inline = "[periscope]\nstate = \"postgres://p:s3cret@db.internal/alerts\"\n";
+    let (_dir, config) = load_files(&[("periscope.toml", inline)], None);
+    let db = config.unwrap().state_db;
+    assert!(db.url.contains("s3cret") && !db.shown.contains("s3cret"));
 }
 
 #[test]
@@ -647,6 +728,107 @@ const BROKEN: &[Broken] = &[
         key: "http.listen",
         message: "[store] is disabled",
         hint: Some("remove `enabled = false`"),
+    },
+    Broken {
+        what: "unknown key in [rules]",
+        files: &[("periscope.toml", "[rules]\nfile = [\"a.yml\"]\n")],
+        env: None,
+        file: "periscope.toml",
+        line: Some(2),
+        key: "rules.file",
+        message: "unknown field `file`",
+        hint: Some("did you mean `files`"),
+    },
+    Broken {
+        what: "zero rule interval",
+        files: &[("periscope.toml", "[rules]\ninterval = \"0s\"\n")],
+        env: None,
+        file: "periscope.toml",
+        line: Some(2),
+        key: "rules.interval",
+        message: "must be a positive duration",
+        hint: None,
+    },
+    Broken {
+        what: "missing rule file",
+        files: &[(
+            "periscope.toml",
+            "[rules]\nfiles = [\"rules/*.yml\",\n  \"alerts.yml\"]\n",
+        )],
+        env: None,
+        file: "periscope.toml",
+        line: Some(3),
+        key: "rules.files.1",
+        message: "alerts.yml does not exist",
+        hint: Some("relative to the config file"),
+    },
+    Broken {
+        what: "broken rule file",
+        files: &[
+            ("periscope.toml", "[rules]\nfiles = [\"rules/*.yml\"]\n"),
+            (
+                "rules/api.yml",
+                "groups:\n  - name: api\n    rules:\n      - alert: Slow\n        expr: rate(x[5m] > 1\n",
+            ),
+        ],
+        env: None,
+        file: "api.yml",
+        line: Some(5),
+        key: "group \"api\", rule 1 (\"Slow\")",
+        message: "",
+        hint: None,
+    },
+    Broken {
+        what: "unsupported state database",
+        files: &[(
+            "periscope.toml",
+            "[periscope]\nstate = \"mysql://db/alerts\"\n",
+        )],
+        env: None,
+        file: "periscope.toml",
+        line: Some(2),
+        key: "periscope.state",
+        message: "unsupported state database `mysql:`",
+        hint: Some("postgres://"),
+    },
+    Broken {
+        what: "state is not a URL",
+        files: &[(
+            "periscope.toml",
+            "[periscope]\nstate = \"state/alerts.db\"\n",
+        )],
+        env: None,
+        file: "periscope.toml",
+        line: Some(2),
+        key: "periscope.state",
+        message: "is not a URL",
+        hint: Some("sqlite://"),
+    },
+    Broken {
+        what: "state password variable unset",
+        files: &[(
+            "periscope.toml",
+            "[periscope]\nstate = \"postgres://p@db/alerts\"\nstate_password_env = \"PERISCOPE_TEST_NEVER_SET\"\n",
+        )],
+        env: None,
+        file: "periscope.toml",
+        line: Some(3),
+        key: "periscope.state_password_env",
+        message: "`PERISCOPE_TEST_NEVER_SET` is not set",
+        hint: None,
+    },
+    Broken {
+        what: "state password twice",
+        files: &[(
+            "periscope.toml",
+            "[periscope]\nstate = \"postgres://p:inline@db/alerts\"\nstate_password_env = \"HOME\"\n",
+        )],
+        env: None,
+        file: "periscope.toml",
+        line: Some(3),
+        key: "periscope.state_password_env",
+        message: "already holds a password",
+        hint: Some("remove the password"),
     },
 ];
 

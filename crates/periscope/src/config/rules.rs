@@ -1,0 +1,330 @@
+//! `[rules]` and `[periscope].state`: which Prometheus rule files are evaluated, how often, and
+//! where alert state is kept.
+//!
+//! Rule files are loaded (and so fully checked) while the config loads, so `check-config`
+//! reports a broken rule file exactly like a broken config key: with the rule file, its line
+//! and what is wrong. A config that loads has rules that can be evaluated.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rules::rulefile::{self, RuleFile, RuleFileError};
+use toml::Spanned;
+use toml::de::DeValue;
+
+use super::errors::ConfigError;
+use super::locate;
+use super::schema::RulesSection;
+use super::sources::Sources;
+
+/// Default evaluation interval of a rule group that sets none (Prometheus' default).
+pub const DEFAULT_RULE_INTERVAL: Duration = Duration::from_secs(60);
+/// File name of the default SQLite state database, in the state directory.
+pub const DEFAULT_STATE_FILE: &str = "state.db";
+
+/// The rules to evaluate, resolved.
+#[derive(Clone, Debug, Default)]
+pub struct RulesConfig {
+    /// False when `[rules] enabled = false`: files are still checked but nothing is evaluated.
+    pub enabled: bool,
+    /// Interval of groups that set none.
+    pub interval: Duration,
+    /// Every rule file the `files` globs matched, loaded and validated, in glob order.
+    pub files: Vec<RuleFile>,
+}
+
+impl RulesConfig {
+    /// The rule files to evaluate: none when disabled.
+    pub fn active(&self) -> &[RuleFile] {
+        if self.enabled { &self.files } else { &[] }
+    }
+}
+
+/// Where alert state lives, resolved.
+#[derive(Clone)]
+pub struct StateDbConfig {
+    /// The URL to open, with the password in it when one was configured.
+    pub url: String,
+    /// The URL with any password replaced by `***`, for messages and logs.
+    pub shown: String,
+}
+
+impl std::fmt::Debug for StateDbConfig {
+    // Never print the URL itself: it may hold a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateDbConfig")
+            .field("url", &self.shown)
+            .finish()
+    }
+}
+
+/// Records located errors while resolving `[rules]` and the state URL.
+pub struct RulesResolver<'a, 'i> {
+    pub sources: &'a Sources,
+    pub root: &'a Spanned<DeValue<'i>>,
+    pub errors: &'a mut Vec<ConfigError>,
+}
+
+impl RulesResolver<'_, '_> {
+    fn at(&self, key: &str) -> Option<usize> {
+        Some(locate::span_of_path(self.root, key).start)
+    }
+
+    fn fail(&mut self, key: &str, message: impl Into<String>, hint: impl Into<String>) {
+        let err = ConfigError::at(self.sources, self.at(key), key, message).hint(hint);
+        self.errors.push(err);
+    }
+
+    /// `[rules]`: every file its globs match, loaded through `rules::rulefile`.
+    pub fn rules(&mut self, s: RulesSection, base_dir: &Path) -> RulesConfig {
+        let interval = match s.interval {
+            None => DEFAULT_RULE_INTERVAL,
+            Some(d) => match Duration::try_from(d) {
+                Ok(d) if !d.is_zero() => d,
+                _ => {
+                    self.fail(
+                        "rules.interval",
+                        format!("must be a positive duration, got `{d:#}`"),
+                        "e.g. `15s`, `1m`",
+                    );
+                    DEFAULT_RULE_INTERVAL
+                }
+            },
+        };
+        let mut files = Vec::new();
+        for (i, pattern) in s.files.iter().enumerate() {
+            let key = format!("rules.files.{i}");
+            for path in self.matches(&key, pattern, base_dir) {
+                match rulefile::load(&path) {
+                    Ok(file) => {
+                        for w in &file.warnings {
+                            tracing::warn!(rule_file = %path.display(), "{w}");
+                        }
+                        files.push(file);
+                    }
+                    Err(RuleFileError::Read { source, .. }) => {
+                        let err = ConfigError::at(
+                            self.sources,
+                            self.at(&key),
+                            key.clone(),
+                            format!("cannot read rule file {}: {source}", path.display()),
+                        );
+                        self.errors.push(err);
+                    }
+                    Err(RuleFileError::Invalid { problems, .. }) => {
+                        self.errors
+                            .extend(problems.iter().map(|p| rule_problem(&path, p)));
+                    }
+                }
+            }
+        }
+        RulesConfig {
+            enabled: s.enabled.unwrap_or(true),
+            interval,
+            files,
+        }
+    }
+
+    /// The files `pattern` names: a glob may match none (with a warning), a plain path must
+    /// exist.
+    fn matches(&mut self, key: &str, pattern: &str, base_dir: &Path) -> Vec<PathBuf> {
+        let full = base_dir.join(pattern);
+        if !pattern.contains(['*', '?', '[']) {
+            if full.exists() {
+                return vec![full];
+            }
+            self.fail(
+                key,
+                format!("rule file {} does not exist", full.display()),
+                "fix the path (relative to the config file), or use a glob such as \
+                 `rules/*.yml` to allow none",
+            );
+            return Vec::new();
+        }
+        match glob::glob(&full.to_string_lossy()) {
+            Ok(paths) => {
+                let mut found: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
+                found.sort();
+                if found.is_empty() {
+                    tracing::warn!(pattern = %full.display(), "rule file pattern matches no file");
+                }
+                found
+            }
+            Err(e) => {
+                self.fail(key, format!("bad glob pattern: {e}"), "e.g. `rules/*.yml`");
+                Vec::new()
+            }
+        }
+    }
+
+    /// `[periscope].state` (and `state_password_env`): the state database's URL.
+    pub fn state_db(
+        &mut self,
+        state: Option<&str>,
+        password_env: Option<&str>,
+        base_dir: &Path,
+        state_dir: &Path,
+    ) -> StateDbConfig {
+        let default = sqlite_url(&state_dir.join(DEFAULT_STATE_FILE), "mode=rwc");
+        let fallback = StateDbConfig {
+            url: default.clone(),
+            shown: default.clone(),
+        };
+        let Some(text) = state else {
+            if password_env.is_some() {
+                self.fail(
+                    "periscope.state_password_env",
+                    "a password is only used with a PostgreSQL state database",
+                    "set state = \"postgres://USER@HOST:5432/DATABASE\", or remove \
+                     state_password_env",
+                );
+            }
+            return fallback;
+        };
+        let key = "periscope.state";
+        let hint = "e.g. \"sqlite://state/state.db?mode=rwc\" or \
+                    \"postgres://periscope@db.example.com:5432/periscope\"";
+        let mut url = match url::Url::parse(text) {
+            Ok(u) => u,
+            Err(e) => {
+                self.fail(key, format!("`{}` is not a URL: {e}", redact(text)), hint);
+                return fallback;
+            }
+        };
+        match url.scheme() {
+            "sqlite" => {
+                if password_env.is_some() {
+                    self.fail(
+                        "periscope.state_password_env",
+                        "a SQLite state database takes no password",
+                        "remove state_password_env",
+                    );
+                }
+                let resolved = resolve_sqlite(text, base_dir);
+                StateDbConfig {
+                    url: resolved.clone(),
+                    shown: resolved,
+                }
+            }
+            "postgres" | "postgresql" => {
+                if url.host_str().is_none_or(str::is_empty) {
+                    self.fail(key, "the PostgreSQL URL names no host", hint);
+                    return fallback;
+                }
+                if let Some(var) = password_env {
+                    let env_key = "periscope.state_password_env";
+                    if url.password().is_some() {
+                        self.fail(
+                            env_key,
+                            "the state URL already holds a password; set either that or \
+                             state_password_env",
+                            "remove the password from the URL",
+                        );
+                        return fallback;
+                    }
+                    if url.username().is_empty() {
+                        self.fail(
+                            env_key,
+                            "state_password_env needs a user name in the state URL",
+                            "e.g. state = \"postgres://periscope@db.example.com:5432/periscope\"",
+                        );
+                        return fallback;
+                    }
+                    let Ok(secret) = std::env::var(var) else {
+                        self.fail(
+                            env_key,
+                            format!("environment variable `{var}` is not set"),
+                            format!("export {var}=... before starting Periscope"),
+                        );
+                        return fallback;
+                    };
+                    if url.set_password(Some(&secret)).is_err() {
+                        self.fail(env_key, "this URL cannot carry a password", hint);
+                        return fallback;
+                    }
+                }
+                StateDbConfig {
+                    url: url.to_string(),
+                    shown: redact(url.as_str()),
+                }
+            }
+            other => {
+                self.fail(
+                    key,
+                    format!("unsupported state database `{other}:`; use sqlite or postgres"),
+                    hint,
+                );
+                fallback
+            }
+        }
+    }
+}
+
+/// A rule file problem as a config problem: the rule file and its line, the group and rule
+/// as the key.
+fn rule_problem(path: &Path, p: &rulefile::Problem) -> ConfigError {
+    let mut place = Vec::new();
+    if let Some(g) = &p.group {
+        place.push(format!("group {g:?}"));
+    }
+    if let Some(r) = &p.rule {
+        if r.name.is_empty() {
+            place.push(format!("rule {}", r.index));
+        } else {
+            place.push(format!("rule {} ({:?})", r.index, r.name));
+        }
+    }
+    ConfigError {
+        file: Some(path.to_path_buf()),
+        position: (p.line > 0).then(|| (p.line, p.column.unwrap_or(1))),
+        key: place.join(", "),
+        message: p.message.clone(),
+        hint: p.hint.clone(),
+    }
+}
+
+/// A `sqlite://` URL for `path` with `query`; characters that mean something in a URL are
+/// escaped so sqlx reads the path back as written.
+fn sqlite_url(path: &Path, query: &str) -> String {
+    let text = path
+        .to_string_lossy()
+        .replace('%', "%25")
+        .replace('?', "%3F")
+        .replace('#', "%23");
+    format!("sqlite://{text}?{query}")
+}
+
+/// A SQLite URL whose relative path is taken relative to the config file, like every other
+/// path in the config (sqlx would take it relative to the working directory).
+fn resolve_sqlite(text: &str, base_dir: &Path) -> String {
+    let rest = text
+        .strip_prefix("sqlite://")
+        .or_else(|| text.strip_prefix("sqlite:"))
+        .unwrap_or(text);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.starts_with('/') || path == ":memory:" || path.is_empty() {
+        return text.to_string();
+    }
+    let joined = base_dir.join(path).to_string_lossy().into_owned();
+    if query.is_empty() {
+        format!("sqlite://{joined}")
+    } else {
+        format!("sqlite://{joined}?{query}")
+    }
+}
+
+/// `text` with any password in it replaced by `***`.
+fn redact(text: &str) -> String {
+    match url::Url::parse(text) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(_) => text.to_string(),
+        // Not a URL: it could still hold `user:secret@`, so cut what lies between.
+        Err(_) => match (text.find("://"), text.rfind('@')) {
+            (Some(s), Some(at)) if at > s => format!("{}***{}", &text[..s + 3], &text[at..]),
+            _ => text.to_string(),
+        },
+    }
+}

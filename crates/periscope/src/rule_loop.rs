@@ -1,0 +1,223 @@
+//! Rule evaluation: the configured rule groups, their alert state in the state database, and
+//! the loop `serve` runs (one task per group, each at its own interval).
+//!
+//! One evaluation of a group is: evaluate over the store at `now` from the clock, append what
+//! it produced (recorded series, `ALERTS`, `ALERTS_FOR_STATE`) through the store's appender,
+//! save the changed alert records and their transitions to the state database in one batch,
+//! log the transitions, and publish the group's state for `/api/v1/rules` and `/api/v1/alerts`.
+//!
+//! Failure is contained: a rule that fails is a health problem of that rule and the group
+//! goes on; a state database that is down keeps the unsaved changes in memory and tries again
+//! at the next evaluation (the in-memory records stay authoritative meanwhile); nothing here
+//! ends the process.
+
+mod once;
+mod persist;
+mod views;
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use model::alert::{AlertRecord, AlertStateStore, Transition};
+use model::{Clock, Querier, Storage};
+use rules::group::{Group, GroupOptions, GroupOutcome};
+use rules::rulefile::RuleGroup;
+use tokio::sync::watch;
+use web::prom_api::RuleGroupView;
+
+use crate::config::RulesConfig;
+pub use once::evaluate_once;
+pub use persist::{Pending, append_samples};
+pub use views::{RulesSnapshot, all_alerts, firing_alerts};
+
+/// A configured group: its definition (for the API's view) and its runtime state.
+pub struct LoadedGroup {
+    /// The rule file it came from.
+    pub file: String,
+    /// The group as the file defines it.
+    pub def: RuleGroup,
+    /// The runtime group.
+    pub group: Group,
+}
+
+/// Builds every group of the active rule files. Files that loaded with the config always
+/// build; an error names the group and rule.
+pub fn build_groups(config: &RulesConfig) -> Result<Vec<LoadedGroup>, String> {
+    let options = GroupOptions {
+        default_interval: config.interval,
+        ..GroupOptions::default()
+    };
+    let mut groups = Vec::new();
+    for file in config.active() {
+        for def in &file.groups {
+            let group =
+                Group::new(def, &options).map_err(|e| format!("rule file {}: {e}", file.name))?;
+            groups.push(LoadedGroup {
+                file: file.name.clone(),
+                def: def.clone(),
+                group,
+            });
+        }
+    }
+    Ok(groups)
+}
+
+/// Hands each alerting rule its stored records. An alert name used by more than one group
+/// gets its records in the first group only: the key does not say which group wrote it, and
+/// handing them to both would let one group resolve the other's alerts. Returns how many
+/// records found no rule (rules removed from the files; the database prunes them in time).
+pub fn restore(groups: &mut [LoadedGroup], records: Vec<AlertRecord>) -> usize {
+    let mut by_rule: std::collections::BTreeMap<String, Vec<AlertRecord>> = Default::default();
+    for record in records {
+        by_rule
+            .entry(record.key.rule.clone())
+            .or_default()
+            .push(record);
+    }
+    for loaded in groups.iter_mut() {
+        let names: Vec<String> = loaded
+            .group
+            .rules()
+            .filter(|r| r.alerting)
+            .map(|r| r.name.to_string())
+            .collect();
+        for name in names {
+            if let Some(records) = by_rule.remove(&name) {
+                loaded.group.restore(&name, records);
+            }
+        }
+    }
+    by_rule.values().map(Vec::len).sum()
+}
+
+/// Logs one transition the way operators grep for it.
+pub fn log_transition(group: &str, t: &Transition) {
+    tracing::info!(
+        group,
+        alertname = %t.key.rule,
+        alert = %t.key,
+        from = %t.from,
+        to = %t.to,
+        change = t.change.as_str(),
+        notify = t.notify,
+        "alert changed"
+    );
+}
+
+/// Logs each failing rule of an outcome.
+fn log_health(group: &str, outcome: &GroupOutcome) {
+    for (rule, error) in outcome.errors() {
+        tracing::warn!(group, rule, %error, "rule evaluation failed");
+    }
+}
+
+/// What the evaluation tasks share.
+struct Shared {
+    storage: Arc<dyn Storage>,
+    state: Arc<dyn AlertStateStore>,
+    clock: Arc<dyn Clock>,
+    snapshot: RulesSnapshot,
+}
+
+/// Starts one task per group; they stop when `stopped` turns true, after a last attempt to
+/// save what the state database has not taken yet. The returned task ends when all have.
+pub fn start(
+    groups: Vec<LoadedGroup>,
+    storage: Arc<dyn Storage>,
+    state: Arc<dyn AlertStateStore>,
+    clock: Arc<dyn Clock>,
+    snapshot: RulesSnapshot,
+    stopped: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    {
+        let mut views = snapshot.write().unwrap_or_else(|e| e.into_inner());
+        *views = groups.iter().map(views::group_view).collect();
+    }
+    let shared = Arc::new(Shared {
+        storage,
+        state,
+        clock,
+        snapshot,
+    });
+    let tasks: Vec<_> = groups
+        .into_iter()
+        .enumerate()
+        .map(|(slot, g)| tokio::spawn(run_group(g, slot, Arc::clone(&shared), stopped.clone())))
+        .collect();
+    tokio::spawn(async move {
+        for task in tasks {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "rule group task lost");
+            }
+        }
+    })
+}
+
+/// Evaluates one group every interval until stopped.
+async fn run_group(
+    mut loaded: LoadedGroup,
+    slot: usize,
+    shared: Arc<Shared>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let name = loaded.def.name.clone();
+    let mut ticks = tokio::time::interval(loaded.group.interval().max(Duration::from_millis(10)));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut pending = Pending::default();
+    loop {
+        tokio::select! {
+            _ = stopped.wait_for(|s| *s) => break,
+            _ = ticks.tick() => {}
+        }
+        let now = shared.clock.now();
+        let storage = Arc::clone(&shared.storage);
+        // Evaluation is CPU and store reads: off the async threads, the group moving along.
+        let evaluated = tokio::task::spawn_blocking(move || {
+            let querier: &dyn Querier = storage.as_ref();
+            let outcome = loaded.group.evaluate(querier, now.0);
+            (loaded, outcome)
+        })
+        .await;
+        let outcome;
+        (loaded, outcome) = match evaluated {
+            Ok(done) => done,
+            Err(e) => {
+                // The group is gone with the task; the others go on.
+                tracing::error!(group = %name, error = %e, "rule group evaluation panicked; group stopped");
+                return;
+            }
+        };
+        log_health(&name, &outcome);
+        match append_samples(shared.storage.as_ref(), &outcome.samples).await {
+            Ok(refused) if refused > 0 => {
+                tracing::debug!(group = %name, refused, "rule output samples refused by the store")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(group = %name, error = %e, "rule output not stored"),
+        }
+        let steps: Vec<_> = outcome.rules.into_iter().filter_map(|r| r.alerts).collect();
+        for step in &steps {
+            for t in &step.transitions {
+                log_transition(&name, t);
+            }
+        }
+        pending.add(steps);
+        pending.save(shared.state.as_ref(), &name).await;
+        let view = views::group_view(&loaded);
+        let mut views = shared.snapshot.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = views.get_mut(slot) {
+            *v = view;
+        }
+    }
+    if !pending.is_empty() {
+        pending.save(shared.state.as_ref(), &name).await;
+        if !pending.is_empty() {
+            tracing::error!(group = %name, "alert state changes not saved at stop; the next start re-evaluates from the last saved state");
+        }
+    }
+}
+
+/// A fresh, empty snapshot for the query API.
+pub fn new_snapshot() -> RulesSnapshot {
+    Arc::new(RwLock::new(Vec::<RuleGroupView>::new()))
+}

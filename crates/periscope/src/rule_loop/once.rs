@@ -1,0 +1,150 @@
+//! One evaluation of every rule group, for `run --mode alerts`: the firing alerts, with the
+//! state database's records so `for` counts across runs.
+//!
+//! When no `serve` holds the metric store, this run is the only evaluator: it opens the store
+//! to write, appends what the rules produced and saves the new alert state, so a scheduler
+//! running `--mode alerts` every few minutes gets pending and firing right. When `serve` holds
+//! the store, its state is the live one: this run reads a view of the store and the stored
+//! records, evaluates, and writes nothing.
+
+use std::sync::Arc;
+
+use model::alert::{AlertRecord, AlertStateStore};
+use model::{Clock, Querier};
+
+use super::{LoadedGroup, Pending, append_samples, build_groups, firing_alerts, restore};
+use crate::config::Config;
+use crate::wire;
+
+/// What one evaluation found.
+#[derive(Default)]
+pub struct Evaluated {
+    /// The alerts firing after it.
+    pub firing: Vec<AlertRecord>,
+    /// What the user should know (e.g. that `serve` owns the state).
+    pub notes: Vec<String>,
+    /// What went wrong: a rule that failed, a database that could not be read or written.
+    pub problems: Vec<String>,
+}
+
+/// Evaluates every active rule group once at the clock's now.
+pub async fn evaluate_once(config: &Config, clock: Arc<dyn Clock>) -> Evaluated {
+    let mut out = Evaluated::default();
+    let mut groups = match build_groups(&config.rules) {
+        Ok(g) => g,
+        Err(e) => {
+            out.problems.push(e);
+            return out;
+        }
+    };
+    let Some(store_config) = &config.store else {
+        return out;
+    };
+    if groups.is_empty() {
+        return out;
+    }
+    let state = match wire::open_state_db(&config.state_db).await {
+        Ok(db) => match db.load().await {
+            Ok(records) => {
+                restore(&mut groups, records);
+                Some(db)
+            }
+            Err(e) => {
+                out.problems.push(format!(
+                    "alert state not read from {}: {e}; alerts with `for` start over",
+                    config.state_db.shown
+                ));
+                None
+            }
+        },
+        Err(e) => {
+            out.problems
+                .push(format!("{e}; alerts with `for` start over"));
+            None
+        }
+    };
+    let now = clock.now();
+    match wire::open_store(store_config, Arc::clone(&clock)) {
+        Ok(store) => {
+            let steps = evaluate(&mut groups, &store, now.0, &mut out);
+            for samples in &steps.samples {
+                if let Err(e) = append_samples(&store, samples).await {
+                    out.problems.push(format!("rule output not stored: {e}"));
+                }
+            }
+            if let Err(e) = store.close() {
+                out.problems
+                    .push(format!("metric store not closed cleanly: {e}"));
+            }
+            if let Some(db) = &state {
+                save(db.as_ref(), steps.pending, &config.state_db.shown, &mut out).await;
+            }
+        }
+        Err(store::OpenError::Locked { .. }) => {
+            match store::Store::open_read_only(&store_config.dir, Arc::clone(&clock)) {
+                Ok(view) => {
+                    evaluate(&mut groups, &view, now.0, &mut out);
+                    out.notes.push(
+                        "`periscope serve` holds the metric store and owns alert state: rules \
+                         were evaluated over its data, and nothing was written"
+                            .to_string(),
+                    );
+                }
+                Err(e) => out.problems.push(format!(
+                    "rules not evaluated: cannot read the metric store: {e}"
+                )),
+            }
+        }
+        Err(e) => out.problems.push(format!(
+            "rules not evaluated: cannot open the metric store: {e}"
+        )),
+    }
+    out.firing = firing_alerts(&groups);
+    out
+}
+
+/// What the groups produced, for the writing path.
+struct Steps {
+    samples: Vec<Vec<rules::group::OutputSample>>,
+    pending: Pending,
+}
+
+fn evaluate(
+    groups: &mut [LoadedGroup],
+    querier: &dyn Querier,
+    now: i64,
+    out: &mut Evaluated,
+) -> Steps {
+    let mut steps = Steps {
+        samples: Vec::new(),
+        pending: Pending::default(),
+    };
+    for loaded in groups.iter_mut() {
+        let outcome = loaded.group.evaluate(querier, now);
+        for (rule, error) in outcome.errors() {
+            out.problems.push(format!(
+                "rule {rule} of group {} ({}) failed: {error}",
+                loaded.def.name, loaded.file
+            ));
+        }
+        let group_steps: Vec<_> = outcome.rules.into_iter().filter_map(|r| r.alerts).collect();
+        for step in &group_steps {
+            for t in &step.transitions {
+                super::log_transition(&loaded.def.name, t);
+            }
+        }
+        steps.pending.add(group_steps);
+        steps.samples.push(outcome.samples);
+    }
+    steps
+}
+
+async fn save(db: &dyn AlertStateStore, pending: Pending, shown: &str, out: &mut Evaluated) {
+    if pending.is_empty() {
+        return;
+    }
+    if let Err(e) = db.save(&pending.batch()).await {
+        out.problems
+            .push(format!("alert state not saved to {shown}: {e}"));
+    }
+}
