@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use model::query::Value;
 use model::{Labels, Matcher, Querier, StoreError, TimeRange, Timestamp};
-use rules::promql::{Engine, EvalError};
-use web::prom_api::{AlertView, QueryBackend, QueryError, RuleGroupView};
+use rules::promql::{Annotations, Engine, EvalError};
+use web::prom_api::{AlertView, QueryAnswer, QueryBackend, QueryError, RuleGroupView};
 
 use crate::query::parse_selector;
 use crate::rule_loop::{RulesSnapshot, all_alerts};
@@ -58,6 +58,15 @@ fn range(start: i64, end: i64) -> TimeRange {
     TimeRange::new(Timestamp(start), Timestamp(end))
 }
 
+/// The result with its annotations rendered against the query's text (for their positions).
+fn answer(query: &str, value: Value, notes: &Annotations) -> QueryAnswer {
+    QueryAnswer {
+        value,
+        warnings: notes.warnings(query),
+        infos: notes.infos(query),
+    }
+}
+
 fn eval_error(e: EvalError) -> QueryError {
     match e {
         EvalError::Parse(_) => QueryError::BadData(e.to_string()),
@@ -75,18 +84,28 @@ fn store_error(e: StoreError) -> QueryError {
 }
 
 impl QueryBackend for PromBackend {
-    fn instant(&self, query: &str, t: i64) -> Result<Value, QueryError> {
+    fn instant(&self, query: &str, t: i64) -> Result<QueryAnswer, QueryError> {
         let expr = rules::promql::parse(query).map_err(eval_error)?;
-        self.engine
-            .instant(self.querier.as_ref(), &expr, t)
-            .map_err(eval_error)
+        let (value, notes) = self
+            .engine
+            .instant_annotated(self.querier.as_ref(), &expr, t)
+            .map_err(eval_error)?;
+        Ok(answer(query, value, &notes))
     }
 
-    fn range(&self, query: &str, start: i64, end: i64, step: i64) -> Result<Value, QueryError> {
+    fn range(
+        &self,
+        query: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<QueryAnswer, QueryError> {
         let expr = rules::promql::parse(query).map_err(eval_error)?;
-        self.engine
-            .range(self.querier.as_ref(), &expr, start, end, step)
-            .map_err(eval_error)
+        let (value, notes) = self
+            .engine
+            .range_annotated(self.querier.as_ref(), &expr, start, end, step)
+            .map_err(eval_error)?;
+        Ok(answer(query, value, &notes))
     }
 
     fn series(

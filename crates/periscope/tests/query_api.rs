@@ -136,6 +136,21 @@ async fn grafana_reads_pushed_metrics_through_the_query_api() {
         json!([{"__name__": "http_requests_total", "code": "500", "job": "api"}])
     );
 
+    // A query asking for something odd is answered, with a warning that says so and where.
+    let (status, body) = get(
+        &client,
+        &format!(
+            "{}/api/v1/query?query=quantile(2,%20http_requests_total)&time={last}",
+            serve.base
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["warnings"],
+        json!(["PromQL warning: quantile value should be between 0 and 1, got 2 (1:10)"])
+    );
+
     // A malformed query is a 400 that says what is wrong.
     let (status, body) = get(
         &client,

@@ -38,14 +38,41 @@ pub enum QueryError {
     Unavailable(String),
 }
 
+/// A query's result and what the evaluator said about it (Prometheus' annotations, rendered).
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueryAnswer {
+    /// The result.
+    pub value: Value,
+    /// Warnings: the result may not be what was meant (`PromQL warning: ...`).
+    pub warnings: Vec<String>,
+    /// Infos: worth knowing (`PromQL info: ...`).
+    pub infos: Vec<String>,
+}
+
+impl From<Value> for QueryAnswer {
+    fn from(value: Value) -> Self {
+        QueryAnswer {
+            value,
+            warnings: Vec::new(),
+            infos: Vec::new(),
+        }
+    }
+}
+
 /// What the API needs from the rest of Periscope. Implemented by the binary over the store and
 /// the rule engine; every method is synchronous and is called on the blocking pool.
 /// Times are milliseconds since the Unix epoch.
 pub trait QueryBackend: Send + Sync + 'static {
     /// Evaluates `query` at `t`.
-    fn instant(&self, query: &str, t: i64) -> Result<Value, QueryError>;
+    fn instant(&self, query: &str, t: i64) -> Result<QueryAnswer, QueryError>;
     /// Evaluates `query` at each step from `start` to `end`; a [`Value::Matrix`].
-    fn range(&self, query: &str, start: i64, end: i64, step: i64) -> Result<Value, QueryError>;
+    fn range(
+        &self,
+        query: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<QueryAnswer, QueryError>;
     /// Label sets of the series matching any of `selectors` with samples in the range.
     fn series(&self, selectors: &[String], start: i64, end: i64)
     -> Result<Vec<Labels>, QueryError>;
@@ -101,9 +128,23 @@ where
     T: serde::Serialize + Send + 'static,
     F: FnOnce(&dyn QueryBackend) -> Result<T, QueryError> + Send + 'static,
 {
+    answer_noted(state, move |b| {
+        work(b).map(|data| (data, Vec::new(), Vec::new()))
+    })
+    .await
+}
+
+/// [`answer`] for work that also gives warnings and infos.
+async fn answer_noted<T, F>(state: &Arc<ApiState>, work: F) -> Response
+where
+    T: serde::Serialize + Send + 'static,
+    F: FnOnce(&dyn QueryBackend) -> Result<(T, Vec<String>, Vec<String>), QueryError>
+        + Send
+        + 'static,
+{
     let backend = Arc::clone(&state.backend);
     match tokio::task::spawn_blocking(move || work(backend.as_ref())).await {
-        Ok(Ok(data)) => success(data),
+        Ok(Ok((data, warnings, infos))) => response::success_noted(data, warnings, infos),
         Ok(Err(e)) => ApiError::from(e).into_response(),
         Err(join) => {
             ApiError::internal(format!("the query stopped unexpectedly: {join}")).into_response()
@@ -130,9 +171,11 @@ async fn query(
         Ok(v) => v,
         Err(e) => return e.into_response(),
     };
-    answer(&state, move |b| {
-        b.instant(&query, t)
-            .map(|value| response::QueryData::from(at_query_time(value, t)))
+    answer_noted(&state, move |b| {
+        b.instant(&query, t).map(|a| {
+            let data = response::QueryData::from(at_query_time(a.value, t));
+            (data, a.warnings, a.infos)
+        })
     })
     .await
 }
@@ -187,9 +230,9 @@ async fn query_range(
         Ok(v) => v,
         Err(e) => return e.into_response(),
     };
-    answer(&state, move |b| {
+    answer_noted(&state, move |b| {
         b.range(&query, start, end, step)
-            .map(response::QueryData::from)
+            .map(|a| (response::QueryData::from(a.value), a.warnings, a.infos))
     })
     .await
 }

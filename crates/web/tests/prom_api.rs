@@ -9,7 +9,7 @@ use model::query::{InstantSample, Point, RangeSeries, Value};
 use model::{Clock, Labels, Timestamp};
 use serde_json::{Value as Json, json};
 use tower::ServiceExt;
-use web::prom_api::{AlertView, QueryBackend, QueryError, RuleGroupView, router};
+use web::prom_api::{AlertView, QueryAnswer, QueryBackend, QueryError, RuleGroupView, router};
 
 /// Answers from fixed data and remembers the last call.
 #[derive(Default)]
@@ -30,16 +30,24 @@ fn up(instance: &str) -> Labels {
 }
 
 impl QueryBackend for Recorder {
-    fn instant(&self, query: &str, t: i64) -> Result<Value, QueryError> {
+    fn instant(&self, query: &str, t: i64) -> Result<QueryAnswer, QueryError> {
         self.record(format!("instant {query} @{t}"));
         match query {
-            "1+1" => Ok(Value::Scalar { t, v: 2.0 }),
+            "1+1" => Ok(Value::Scalar { t, v: 2.0 }.into()),
+            "quantile(2, up)" => Ok(QueryAnswer {
+                value: Value::Vector(Vec::new()),
+                warnings: vec![
+                    "PromQL warning: quantile value should be between 0 and 1, got 2 (1:10)".into(),
+                ],
+                infos: Vec::new(),
+            }),
             "up" => Ok(Value::Vector(vec![InstantSample {
                 labels: up("a:9100"),
                 // The stored sample's own time: the answer must show the query time instead.
                 t: t - 12_345,
                 value: 1.0,
-            }])),
+            }])
+            .into()),
             "rate(x[5m]" => Err(QueryError::BadData(
                 "invalid PromQL: unclosed left parenthesis".into(),
             )),
@@ -49,7 +57,13 @@ impl QueryBackend for Recorder {
         }
     }
 
-    fn range(&self, query: &str, start: i64, end: i64, step: i64) -> Result<Value, QueryError> {
+    fn range(
+        &self,
+        query: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<QueryAnswer, QueryError> {
         self.record(format!("range {query} {start}..{end}/{step}"));
         let points = (start..=end)
             .step_by(step as usize)
@@ -58,7 +72,8 @@ impl QueryBackend for Recorder {
         Ok(Value::Matrix(vec![RangeSeries {
             labels: up("a:9100"),
             points,
-        }]))
+        }])
+        .into())
     }
 
     fn series(
@@ -222,6 +237,20 @@ async fn range_query_parameters_are_checked_before_any_work() {
         );
     }
     assert!(backend.calls.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn warnings_are_returned_beside_the_data_and_left_out_when_there_are_none() {
+    let backend = Arc::new(Recorder::default());
+    let (status, body) = call(&backend, get("/api/v1/query?query=quantile(2%2C%20up)")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["warnings"],
+        json!(["PromQL warning: quantile value should be between 0 and 1, got 2 (1:10)"])
+    );
+    assert!(body.get("infos").is_none(), "{body}");
+    let (_, body) = call(&backend, get("/api/v1/query?query=up")).await;
+    assert!(body.get("warnings").is_none(), "{body}");
 }
 
 #[tokio::test]

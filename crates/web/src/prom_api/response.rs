@@ -13,7 +13,24 @@ use super::QueryError;
 
 /// `{"status":"success","data":data}` with 200.
 pub(super) fn success(data: impl Serialize) -> Response {
-    Json(serde_json::json!({ "status": "success", "data": data })).into_response()
+    success_noted(data, Vec::new(), Vec::new())
+}
+
+/// A success with the query's warnings and infos, each key present only when not empty (as
+/// Prometheus answers).
+pub(super) fn success_noted(
+    data: impl Serialize,
+    warnings: Vec<String>,
+    infos: Vec<String>,
+) -> Response {
+    let mut body = serde_json::json!({ "status": "success", "data": data });
+    if !warnings.is_empty() {
+        body["warnings"] = warnings.into();
+    }
+    if !infos.is_empty() {
+        body["infos"] = infos.into();
+    }
+    Json(body).into_response()
 }
 
 /// An error answer: Prometheus' `errorType` and the HTTP status that goes with it.
