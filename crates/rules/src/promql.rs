@@ -14,6 +14,7 @@ pub mod annotations;
 mod engine;
 mod error;
 pub mod functions;
+mod numeric;
 
 pub use annotations::{Annotation, Annotations};
 pub use engine::{Engine, EngineOptions};

@@ -307,7 +307,7 @@ impl Evaluator {
                         s.t = t;
                         s.labels.remove(model::METRIC_NAME_LABEL);
                     }
-                    labels::ensure_unique(&vector)?;
+                    crate::promql::numeric::ensure_unique(&vector)?;
                     Ok(Value::Vector(vector))
                 }
                 other => Err(EvalError::Invalid(format!(
@@ -391,7 +391,7 @@ impl Evaluator {
         let out = functions::call(call.func.name, args, &ctx)?;
         if let Value::Vector(v) = &out {
             // Functions that drop the metric name can merge series; PromQL refuses that.
-            labels::ensure_unique(v)?;
+            crate::promql::numeric::ensure_unique(v)?;
         }
         Ok(out)
     }

@@ -20,8 +20,6 @@ mod over_time;
 mod range;
 mod time;
 
-use std::collections::HashSet;
-
 use model::{Labels, METRIC_NAME_LABEL};
 use promql_parser::parser::Expr;
 
@@ -94,7 +92,7 @@ pub fn call(name: &str, args: Vec<Arg>, ctx: &CallContext<'_>) -> Result<Value, 
     let mut args = Args::new(name, args);
     let value = dispatch(name, &mut args, ctx)?;
     if let Value::Vector(v) = &value {
-        check_unique(v)?;
+        super::numeric::ensure_unique(v)?;
     }
     Ok(value)
 }
@@ -125,24 +123,6 @@ fn dispatch(name: &str, args: &mut Args, ctx: &CallContext<'_>) -> Result<Value,
         ),
         _ => format!("function {name}() is not supported"),
     }))
-}
-
-/// Fails when two samples of `v` carry the same labels.
-fn check_unique(v: &Vector) -> Result<(), EvalError> {
-    if v.len() < 2 {
-        return Ok(());
-    }
-    let mut seen = HashSet::with_capacity(v.len());
-    for s in v {
-        if !seen.insert(&s.labels) {
-            // Prometheus' exact wording: operators search for it, and its test scripts
-            // compare it verbatim.
-            return Err(EvalError::Invalid(
-                "vector cannot contain metrics with the same labelset".into(),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// The evaluated arguments of one call, taken one by one with type checks that name the
@@ -275,21 +255,6 @@ fn per_series(
     out
 }
 
-/// One step of Kahan-Babuska-Neumaier summation: adds `inc` to `sum`, keeping the lost low-order
-/// bits in `c`. Prometheus sums this way, so sums of values of very different magnitudes
-/// agree with its results.
-fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
-    let t = sum + inc;
-    let c = if t.is_infinite() {
-        0.0
-    } else if sum.abs() >= inc.abs() {
-        c + ((sum - t) + inc)
-    } else {
-        c + ((inc - t) + sum)
-    };
-    (t, c)
-}
-
 /// The minimum as Go's `math.Min` defines it (NaN wins), which Prometheus relies on.
 fn go_min(a: f64, b: f64) -> f64 {
     if a.is_nan() || b.is_nan() {
@@ -360,14 +325,5 @@ mod tests {
         ];
         let err = call("abs", vec![Arg::Vector(v)], &ctx(0, None)).unwrap_err();
         assert!(err.to_string().contains("same labelset"), "{err}");
-    }
-
-    #[test]
-    fn kahan_keeps_small_terms_next_to_huge_ones() {
-        let mut s = (0.0, 0.0);
-        for v in [1.0, 1e100, 1.0, -1e100] {
-            s = kahan_inc(v, s.0, s.1);
-        }
-        assert_eq!(s.0 + s.1, 2.0);
     }
 }

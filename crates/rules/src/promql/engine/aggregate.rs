@@ -15,6 +15,7 @@ use promql_parser::parser::token::{
 
 use super::labels::Grouping;
 use super::{Evaluator, value_name};
+use crate::promql::numeric::{kahan_add, quantile};
 use crate::promql::{EvalError, InstantSample, Value, Vector};
 
 /// Evaluates an aggregation at `t`.
@@ -146,19 +147,6 @@ fn group_indices(input: &Vector, grouping: &Grouping<'_>) -> (Vec<usize>, Vec<us
     (of_sample, firsts)
 }
 
-/// Adds `inc` to a Kahan-Neumaier sum `(sum, c)`.
-fn kahan_add(inc: f64, sum: f64, c: f64) -> (f64, f64) {
-    let t = sum + inc;
-    let c = if t.is_infinite() {
-        0.0
-    } else if sum.abs() >= inc.abs() {
-        c + ((sum - t) + inc)
-    } else {
-        c + ((inc - t) + sum)
-    };
-    (t, c)
-}
-
 /// Running state of one group of a folding aggregation.
 #[derive(Clone, Default)]
 struct Acc {
@@ -252,32 +240,6 @@ impl Acc {
             _ => self.value,
         }
     }
-}
-
-/// Prometheus' quantile: linear interpolation between the closest ranks, NaN sorted first,
-/// -Inf/+Inf for q below 0/above 1.
-pub(super) fn quantile(q: f64, values: &mut [f64]) -> f64 {
-    if values.is_empty() || q.is_nan() {
-        return f64::NAN;
-    }
-    if q < 0.0 {
-        return f64::NEG_INFINITY;
-    }
-    if q > 1.0 {
-        return f64::INFINITY;
-    }
-    values.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
-        (true, true) => std::cmp::Ordering::Equal,
-        (true, false) => std::cmp::Ordering::Less,
-        (false, true) => std::cmp::Ordering::Greater,
-        _ => a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
-    });
-    let n = values.len() as f64;
-    let rank = q * (n - 1.0);
-    let lower = rank.floor().max(0.0);
-    let upper = (lower + 1.0).min(n - 1.0);
-    let weight = rank - rank.floor();
-    values[lower as usize] * (1.0 - weight) + values[upper as usize] * weight
 }
 
 /// The aggregations that fold each group into one number.

@@ -114,7 +114,7 @@ fn vector_scalar(
         sample.t = t;
         sample.labels.remove(METRIC_NAME_LABEL);
     }
-    labels::ensure_unique(&v)?;
+    crate::promql::numeric::ensure_unique(&v)?;
     Ok(v)
 }
 

@@ -1,12 +1,8 @@
 //! Label-set helpers shared by vector matching and aggregation: match-group signatures, the
 //! label sets `by`/`without`/`on`/`ignoring` produce, and the duplicate-series check.
 
-use std::collections::HashSet;
-
 use model::{Labels, METRIC_NAME_LABEL};
 use promql_parser::parser::LabelModifier;
-
-use crate::promql::{EvalError, Vector};
 
 /// Which labels identify a group: `on(...)`/`by(...)` keep only the listed ones;
 /// `ignoring(...)`/`without(...)` keep all but the listed ones and the metric name.
@@ -70,23 +66,6 @@ impl<'a> Grouping<'a> {
             }
         }
     }
-}
-
-/// Fails when two samples of `v` have the same labels (PromQL's rule for any vector, which
-/// dropping the metric name can break).
-pub(super) fn ensure_unique(v: &Vector) -> Result<(), EvalError> {
-    if v.len() < 2 {
-        return Ok(());
-    }
-    let mut seen = HashSet::with_capacity(v.len());
-    for s in v {
-        if !seen.insert(&s.labels) {
-            return Err(EvalError::Invalid(
-                "vector cannot contain metrics with the same labelset".into(),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// A label set as Prometheus prints it in messages: `{__name__="up", job="api"}`.

@@ -5,7 +5,8 @@
 use model::Labels;
 use promql_parser::parser::Expr;
 
-use super::{Args, CallContext, kahan_inc, per_series};
+use super::{Args, CallContext, per_series};
+use crate::promql::numeric::{kahan_add, quantile};
 use crate::promql::{EvalError, InstantSample, Point, Value};
 
 /// Calls `name` if it belongs to this family.
@@ -87,7 +88,7 @@ fn extreme(points: &[Point], better: impl Fn(f64, f64) -> bool) -> (i64, f64) {
 fn sum(points: &[Point]) -> f64 {
     let (mut s, mut c) = (0.0, 0.0);
     for p in points {
-        (s, c) = kahan_inc(p.v, s, c);
+        (s, c) = kahan_add(p.v, s, c);
     }
     if s.is_infinite() { s } else { s + c }
 }
@@ -102,7 +103,7 @@ fn avg(points: &[Point]) -> f64 {
     for (i, p) in points.iter().enumerate().skip(1) {
         count = (i + 1) as f64;
         if !incremental {
-            let (ns, nc) = kahan_inc(p.v, s, c);
+            let (ns, nc) = kahan_add(p.v, s, c);
             if !ns.is_infinite() {
                 (s, c) = (ns, nc);
                 continue;
@@ -112,7 +113,7 @@ fn avg(points: &[Point]) -> f64 {
             c /= count - 1.0;
         }
         let q = (count - 1.0) / count;
-        (mean, c) = kahan_inc(p.v / count, q * mean, q * c);
+        (mean, c) = kahan_add(p.v / count, q * mean, q * c);
     }
     if incremental {
         mean + c
@@ -127,8 +128,8 @@ fn variance(points: &[Point]) -> f64 {
     for p in points {
         count += 1.0;
         let delta = p.v - (mean + c_mean);
-        (mean, c_mean) = kahan_inc(delta / count, mean, c_mean);
-        (aux, c_aux) = kahan_inc(delta * (p.v - (mean + c_mean)), aux, c_aux);
+        (mean, c_mean) = kahan_add(delta / count, mean, c_mean);
+        (aux, c_aux) = kahan_add(delta * (p.v - (mean + c_mean)), aux, c_aux);
     }
     (aux + c_aux) / count
 }
@@ -142,32 +143,6 @@ fn mad(points: &[Point]) -> f64 {
     let median = quantile(0.5, &mut values);
     let mut deviations: Vec<f64> = values.iter().map(|v| (v - median).abs()).collect();
     quantile(0.5, &mut deviations)
-}
-
-/// The φ-quantile of `values` with linear interpolation between the closest ranks (NaN sorts
-/// first, as in Prometheus); φ below 0 gives -Inf, above 1 +Inf, NaN gives NaN.
-pub(super) fn quantile(q: f64, values: &mut [f64]) -> f64 {
-    if values.is_empty() || q.is_nan() {
-        return f64::NAN;
-    }
-    if q < 0.0 {
-        return f64::NEG_INFINITY;
-    }
-    if q > 1.0 {
-        return f64::INFINITY;
-    }
-    values.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
-        (true, true) => std::cmp::Ordering::Equal,
-        (true, false) => std::cmp::Ordering::Less,
-        (false, true) => std::cmp::Ordering::Greater,
-        _ => a.total_cmp(b),
-    });
-    let n = values.len() as f64;
-    let rank = q * (n - 1.0);
-    let lower = rank.floor().max(0.0);
-    let upper = (lower + 1.0).min(n - 1.0);
-    let weight = rank - rank.floor();
-    values[lower as usize] * (1.0 - weight) + values[upper as usize] * weight
 }
 
 /// The labels `absent()` and `absent_over_time()` report: the selector's equality matchers

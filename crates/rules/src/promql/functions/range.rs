@@ -2,7 +2,8 @@
 //! window's edges), irate and idelta (the last two points), deriv and predict_linear (least
 //! squares), resets, changes and double exponential smoothing.
 
-use super::{Args, CallContext, kahan_inc, per_series};
+use super::{Args, CallContext, per_series};
+use crate::promql::numeric::kahan_add;
 use crate::promql::{EvalError, Point, Value};
 
 /// Calls `name` if it belongs to this family.
@@ -165,10 +166,10 @@ pub(super) fn linear_regression(points: &[Point], intercept_t: i64) -> (f64, f64
     let (mut sxy, mut cxy, mut sx2, mut cx2) = (0.0, 0.0, 0.0, 0.0);
     for p in points {
         let x = (p.t - intercept_t) as f64 / 1000.0;
-        (sx, cx) = kahan_inc(x, sx, cx);
-        (sy, cy) = kahan_inc(p.v, sy, cy);
-        (sxy, cxy) = kahan_inc(x * p.v, sxy, cxy);
-        (sx2, cx2) = kahan_inc(x * x, sx2, cx2);
+        (sx, cx) = kahan_add(x, sx, cx);
+        (sy, cy) = kahan_add(p.v, sy, cy);
+        (sxy, cxy) = kahan_add(x * p.v, sxy, cxy);
+        (sx2, cx2) = kahan_add(x * x, sx2, cx2);
     }
     let (sx, sy, sxy, sx2) = (sx + cx, sy + cy, sxy + cxy, sx2 + cx2);
     let cov_xy = sxy - sx * sy / n;
