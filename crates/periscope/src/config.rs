@@ -8,6 +8,7 @@ mod errors;
 mod locate;
 mod merge;
 mod monitors;
+mod native_rules;
 mod receiver_secret;
 mod receivers;
 mod rules;
@@ -315,13 +316,17 @@ fn merge_include<'i>(
     errors: &mut Vec<ConfigError>,
 ) {
     for (key, value) in table {
+        if key.get_ref() == "rule" {
+            native_rules::merge_include(sources, root, key, value, errors);
+            continue;
+        }
         if key.get_ref() != "monitor" {
             errors.push(
                 ConfigError::at(
                     sources,
                     Some(key.span().start),
                     key.get_ref().to_string(),
-                    "included files may only hold [monitor.*] tables",
+                    "included files may only hold [monitor.*] and [rule.*] tables",
                 )
                 .hint("move this section to the main config file"),
             );
@@ -596,13 +601,14 @@ fn build(
         root,
         errors,
     };
-    let rules = rules_resolver.rules(rules_section, base_dir);
+    let mut rules = rules_resolver.rules(rules_section, base_dir);
     let state_db = rules_resolver.state_db(
         general.state.as_deref(),
         general.state_password_env.as_deref(),
         base_dir,
         &state_dir,
     );
+    rules.native = native_rules::load(sources, root, errors);
     let mut resolver = storage::Resolver {
         sources,
         root,
@@ -623,7 +629,7 @@ fn build(
             .hint("remove `enabled = false` from [store], or disable the receiver"),
         );
     }
-    if store.is_none() && !rules.active().is_empty() {
+    if store.is_none() && (!rules.active().is_empty() || !rules.active_native().is_empty()) {
         errors.push(
             ConfigError::at(
                 sources,

@@ -152,6 +152,26 @@ pub struct Stored {
     pub refused: u64,
 }
 
+/// The metric holding each check's outcome: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the
+/// plugin exit codes), labelled `monitor`, stamped when the check finished. The `monitor`
+/// short form of `[rule.NAME]` reads it.
+pub const CHECK_STATUS_METRIC: &str = "periscope_check_status";
+
+/// A run's samples followed by its [`CHECK_STATUS_METRIC`] sample: what the store keeps of
+/// one check.
+pub fn run_samples(run: &model::MonitorRun) -> Vec<Sample> {
+    let mut samples = run.samples.clone();
+    samples.push(
+        Sample::new(
+            CHECK_STATUS_METRIC,
+            f64::from(run.outcome.status.exit_code()),
+            run.finished,
+        )
+        .label("monitor", run.name.as_str()),
+    );
+    samples
+}
+
 /// Keeps monitor samples in the store. Unlike a received payload these are not all-or-nothing:
 /// a refused sample (e.g. a second check within the same millisecond) is logged and skipped.
 pub async fn store_samples(

@@ -1,6 +1,11 @@
 //! Rule evaluation: the configured rule groups, their alert state in the state database, and
 //! the loop `serve` runs (one task per group, each at its own interval).
 //!
+//! Periscope's own rules (`[rule.NAME]`) run in groups of their own, one per evaluation
+//! interval: `periscope` for the rules at `[rules] interval`, `periscope-every-30s` and so on
+//! for the others (see [`build_groups`]). Dependencies may cross groups: every task publishes
+//! which rules fire after each evaluation, and the others read that when they evaluate.
+//!
 //! One evaluation of a group is: evaluate over the store at `now` from the clock, append what
 //! it produced (recorded series, `ALERTS`, `ALERTS_FOR_STATE`) through the store's appender,
 //! save the changed alert records and their transitions to the state database in one batch,
@@ -15,13 +20,15 @@ mod once;
 mod persist;
 mod views;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use model::alert::{AlertRecord, AlertStateStore, Transition};
 use model::{Clock, Querier, Storage};
 use rules::group::{Group, GroupOptions, GroupOutcome};
-use rules::rulefile::RuleGroup;
+use rules::native::{NativeRule, RULE_FAILING_ALERT};
+use rules::rulefile::{AlertingRule, Rule, RuleGroup};
 use tokio::sync::watch;
 use web::prom_api::RuleGroupView;
 
@@ -40,8 +47,13 @@ pub struct LoadedGroup {
     pub group: Group,
 }
 
-/// Builds every group of the active rule files. Files that loaded with the config always
-/// build; an error names the group and rule.
+/// The group name of the config's own rules at the default interval.
+pub const NATIVE_GROUP: &str = "periscope";
+/// What `LoadedGroup::file` says for the config's own rules.
+pub const NATIVE_FILE: &str = "[rule.*] in the config";
+
+/// Builds every group of the active rule files, then the groups of the config's own rules.
+/// Files that loaded with the config always build; an error names the group and rule.
 pub fn build_groups(config: &RulesConfig) -> Result<Vec<LoadedGroup>, String> {
     let options = GroupOptions {
         default_interval: config.interval,
@@ -50,8 +62,11 @@ pub fn build_groups(config: &RulesConfig) -> Result<Vec<LoadedGroup>, String> {
     let mut groups = Vec::new();
     for file in config.active() {
         for def in &file.groups {
-            let group =
+            let mut group =
                 Group::new(def, &options).map_err(|e| format!("rule file {}: {e}", file.name))?;
+            // A rule that stops evaluating must not go quiet (issue 4, item 7): unlike
+            // Prometheus, a broken rule from a rule file raises PeriscopeRuleFailing too.
+            group.enable_meta_alerts();
             groups.push(LoadedGroup {
                 file: file.name.clone(),
                 def: def.clone(),
@@ -59,7 +74,76 @@ pub fn build_groups(config: &RulesConfig) -> Result<Vec<LoadedGroup>, String> {
             });
         }
     }
+    let mut by_interval: BTreeMap<Duration, Vec<NativeRule>> = BTreeMap::new();
+    for rule in config.active_native() {
+        let interval = rule.interval.unwrap_or(config.interval);
+        by_interval.entry(interval).or_default().push(rule.clone());
+    }
+    for (interval, native) in by_interval {
+        let name = if interval == config.interval {
+            NATIVE_GROUP.to_string()
+        } else {
+            format!(
+                "{NATIVE_GROUP}-every-{}",
+                jiff::SignedDuration::try_from(interval)
+                    .map(|d| format!("{d:#}"))
+                    .unwrap_or_default()
+            )
+        };
+        let group = Group::native(&name, interval, &native, &options).map_err(|e| e.to_string())?;
+        let def = native_def(&name, interval, &group, &native);
+        groups.push(LoadedGroup {
+            file: NATIVE_FILE.to_string(),
+            def,
+            group,
+        });
+    }
     Ok(groups)
+}
+
+/// The config's own rules as a rule group definition, in the group's evaluation order, so
+/// `/api/v1/rules` shows them (with the PromQL they compiled to) as it shows any rule.
+fn native_def(name: &str, interval: Duration, group: &Group, native: &[NativeRule]) -> RuleGroup {
+    let rules = group
+        .rules()
+        .filter_map(|view| native.iter().find(|r| r.name == view.name))
+        .map(|r| {
+            Rule::Alerting(AlertingRule {
+                name: r.name.clone(),
+                expr: r.query_text(),
+                for_duration: Duration::from_millis(u64::try_from(r.policy.for_ms).unwrap_or(0)),
+                keep_firing_for: Duration::from_millis(
+                    u64::try_from(r.policy.keep_firing_for_ms).unwrap_or(0),
+                ),
+                labels: r.labels.clone(),
+                annotations: r.annotations.clone(),
+                line: 0,
+            })
+        })
+        .collect();
+    RuleGroup {
+        name: name.to_string(),
+        interval: Some(interval),
+        query_offset: None,
+        limit: 0,
+        labels: BTreeMap::new(),
+        rules,
+        line: 0,
+    }
+}
+
+/// The names of the rules with a firing alert, over every group: what `depends_on` reads.
+pub fn firing_rules(groups: &[LoadedGroup]) -> BTreeSet<String> {
+    groups
+        .iter()
+        .flat_map(|g| g.group.rules())
+        .filter(|r| {
+            r.alerts
+                .iter()
+                .any(|a| a.phase == model::alert::AlertPhase::Firing)
+        })
+        .map(|r| r.name.to_string())
+        .collect()
 }
 
 /// Hands each alerting rule its stored records. An alert name used by more than one group
@@ -68,6 +152,17 @@ pub fn build_groups(config: &RulesConfig) -> Result<Vec<LoadedGroup>, String> {
 /// records found no rule (rules removed from the files; the database prunes them in time).
 pub fn restore(groups: &mut [LoadedGroup], records: Vec<AlertRecord>) -> usize {
     let mut by_rule: std::collections::BTreeMap<String, Vec<AlertRecord>> = Default::default();
+    // The meta-alert is one name across groups: each group takes its own (by `group` label).
+    let (meta, records): (Vec<_>, Vec<_>) = records
+        .into_iter()
+        .partition(|r| r.key.rule == RULE_FAILING_ALERT);
+    let mut meta_unclaimed = meta.len();
+    for loaded in groups.iter_mut() {
+        let before = loaded.group.meta_alerts().len();
+        if loaded.group.restore(RULE_FAILING_ALERT, meta.clone()) {
+            meta_unclaimed -= loaded.group.meta_alerts().len() - before;
+        }
+    }
     for record in records {
         by_rule
             .entry(record.key.rule.clone())
@@ -87,7 +182,7 @@ pub fn restore(groups: &mut [LoadedGroup], records: Vec<AlertRecord>) -> usize {
             }
         }
     }
-    by_rule.values().map(Vec::len).sum()
+    by_rule.values().map(Vec::len).sum::<usize>() + meta_unclaimed
 }
 
 /// Logs one transition the way operators grep for it.
@@ -117,6 +212,8 @@ struct Shared {
     state: Arc<dyn AlertStateStore>,
     clock: Arc<dyn Clock>,
     snapshot: RulesSnapshot,
+    /// Which rules fire, by group slot, for `depends_on` across groups.
+    firing: RwLock<Vec<BTreeSet<String>>>,
 }
 
 /// Starts one task per group; they stop when `stopped` turns true, after a last attempt to
@@ -138,6 +235,7 @@ pub fn start(
         state,
         clock,
         snapshot,
+        firing: RwLock::new(vec![BTreeSet::new(); groups.len()]),
     });
     let tasks: Vec<_> = groups
         .into_iter()
@@ -171,10 +269,16 @@ async fn run_group(
         }
         let now = shared.clock.now();
         let storage = Arc::clone(&shared.storage);
+        let elsewhere: BTreeSet<String> = {
+            let firing = shared.firing.read().unwrap_or_else(|e| e.into_inner());
+            firing.iter().flatten().cloned().collect()
+        };
         // Evaluation is CPU and store reads: off the async threads, the group moving along.
         let evaluated = tokio::task::spawn_blocking(move || {
             let querier: &dyn Querier = storage.as_ref();
-            let outcome = loaded.group.evaluate(querier, now.0);
+            let outcome = loaded
+                .group
+                .evaluate_with(querier, now.0, &|rule| elsewhere.contains(rule));
             (loaded, outcome)
         })
         .await;
@@ -203,6 +307,12 @@ async fn run_group(
         }
         pending.add(steps);
         pending.save(shared.state.as_ref(), &name).await;
+        {
+            let mut firing = shared.firing.write().unwrap_or_else(|e| e.into_inner());
+            if let Some(f) = firing.get_mut(slot) {
+                *f = firing_rules(std::slice::from_ref(&loaded));
+            }
+        }
         let view = views::group_view(&loaded);
         let mut views = shared.snapshot.write().unwrap_or_else(|e| e.into_inner());
         if let Some(v) = views.get_mut(slot) {

@@ -112,7 +112,7 @@ async fn keep_history(
     };
     let samples: Vec<Sample> = results
         .iter()
-        .flat_map(|r| r.run.samples.iter().cloned())
+        .flat_map(|r| ingest::run_samples(&r.run))
         .collect();
     if samples.is_empty() {
         return;

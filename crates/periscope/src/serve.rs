@@ -402,7 +402,8 @@ impl<'a> Daemon<'a> {
             return;
         }
         if let Some(store) = &self.metrics
-            && let Err(e) = ingest::store_samples(store.as_ref(), &result.run.samples).await
+            && let Err(e) =
+                ingest::store_samples(store.as_ref(), &ingest::run_samples(&result.run)).await
         {
             // Unavailable store: keep the state so the next check measures these lines again.
             tracing::error!(monitor = %result.run.name, error = %e, "samples not stored; monitor state not advanced");

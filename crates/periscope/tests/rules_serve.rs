@@ -145,6 +145,25 @@ async fn alert_fires_and_survives_a_restart(state: Option<&str>) {
             .contains("same labelset"),
         "{broken}"
     );
+    // ... and it does not go quiet: a meta-alert names it (it fires at once: no `for`).
+    wait_for(
+        &client,
+        &alerts,
+        "the meta-alert for the broken rule",
+        |b| {
+            b["data"]["alerts"]
+                .as_array()?
+                .iter()
+                .find(|a| {
+                    a["labels"]["alertname"] == "PeriscopeRuleFailing"
+                        && a["labels"]["rule"] == "errors:copied"
+                        && a["labels"]["group"] == "broken"
+                        && a["state"] == "firing"
+                })
+                .cloned()
+        },
+    )
+    .await;
 
     // The recording rule's output is a series like any other.
     let query = format!("{}/api/v1/query?query=job:errors:sum", serve.base);

@@ -17,12 +17,22 @@
 //! been found for `for`; a firing alert missing from the result keeps firing for
 //! `keep_firing_for`, counted from the first evaluation that no longer found it; a pending alert
 //! missing from the result is forgotten. Flap detection and the other Periscope extensions of
-//! [`crate::alert`] stay off here: they come through the same [`AlertPolicy`] later.
+//! [`crate::alert`] stay off for these rules.
+//!
+//! Periscope's own rules ([`crate::native`]) run in groups built by [`Group::native`]: each
+//! rule's conditions are judged into levels, its alerts follow its own [`AlertPolicy`] (no
+//! data, soft/hard states, flapping), a rule whose parent (`depends_on`) is firing has its new
+//! alerts suppressed ([`Group::evaluate_with`] says which rules outside the group fire), and a
+//! rule that cannot be evaluated raises the meta-alert `PeriscopeRuleFailing{rule, group}`
+//! (level critical) until it evaluates again. [`Group::enable_meta_alerts`] turns the
+//! meta-alert on for a Prometheus group too.
 //!
 //! Time is an argument: `now` comes from the caller; only the duration of an evaluation is
 //! measured, with [`std::time::Instant`].
 
 mod alerting;
+mod meta;
+mod native;
 mod overlay;
 mod query;
 #[cfg(test)]
@@ -35,6 +45,7 @@ use model::alert::AlertRecord;
 use model::{Labels, METRIC_NAME_LABEL, Querier};
 
 use crate::alert::{AlertPolicy, RuleStep};
+use crate::native::NativeRule;
 use crate::promql::{self, Engine, EngineOptions, Expr, Value};
 use crate::rulefile::{Rule, RuleGroup};
 use crate::template::{Template, TemplateError};
@@ -104,6 +115,16 @@ pub enum GroupError {
         name: String,
         /// The template's complaint.
         source: Box<TemplateError>,
+    },
+    /// A Periscope rule could not be built (its config was not checked by `native::compile`).
+    #[error("group {group:?}, rule {rule:?}: {message}")]
+    Native {
+        /// The group.
+        group: String,
+        /// The rule's name.
+        rule: String,
+        /// What failed.
+        message: String,
     },
 }
 
@@ -199,6 +220,8 @@ pub struct Group {
     external_labels: BTreeMap<String, String>,
     external_url: String,
     rules: Vec<GroupRule>,
+    /// The records of the `PeriscopeRuleFailing` meta-alert, when it is on.
+    meta: Option<Vec<AlertRecord>>,
 }
 
 /// One rule of a group and what it remembers.
@@ -221,6 +244,7 @@ enum Kind {
         labels: Vec<(String, String)>,
     },
     Alerting(alerting::AlertingRule),
+    Native(native::NativeAlerting),
 }
 
 /// Read-only view of one rule, for status pages and the rules API.
@@ -304,7 +328,90 @@ impl Group {
             external_labels: options.external_labels.clone(),
             external_url: options.external_url.clone(),
             rules,
+            meta: None,
         })
+    }
+
+    /// Builds a group of Periscope rules evaluated every `interval`, with the meta-alert on.
+    /// Rules are ordered so that a rule comes after the rules of this group it depends on,
+    /// which are then judged by their state at this evaluation.
+    pub fn native(
+        name: &str,
+        interval: Duration,
+        rules: &[NativeRule],
+        options: &GroupOptions,
+    ) -> Result<Group, GroupError> {
+        let mut ordered: Vec<&NativeRule> = Vec::with_capacity(rules.len());
+        let mut left: Vec<&NativeRule> = rules.iter().collect();
+        while !left.is_empty() {
+            let ready = left
+                .iter()
+                .position(|r| {
+                    r.depends_on
+                        .iter()
+                        .all(|p| !left.iter().any(|o| &o.name == p))
+                })
+                // A cycle (refused by the config) is evaluated in the order given.
+                .unwrap_or(0);
+            ordered.push(left.remove(ready));
+        }
+        let mut built = Vec::with_capacity(rules.len());
+        for rule in ordered {
+            let (alerting, expr) =
+                native::NativeAlerting::new(rule).map_err(|message| GroupError::Native {
+                    group: name.to_string(),
+                    rule: rule.name.clone(),
+                    message,
+                })?;
+            built.push(GroupRule {
+                name: rule.name.clone(),
+                expr,
+                kind: Kind::Native(alerting),
+                health: Health::Unknown,
+                last_evaluation: None,
+                last_duration: Duration::ZERO,
+                previous: HashSet::new(),
+            });
+        }
+        Ok(Group {
+            name: name.to_string(),
+            interval,
+            query_offset: options.default_query_offset,
+            limit: 0,
+            engine: Engine::new(options.engine),
+            external_labels: options.external_labels.clone(),
+            external_url: options.external_url.clone(),
+            rules: built,
+            meta: Some(Vec::new()),
+        })
+    }
+
+    /// Raises `PeriscopeRuleFailing{rule, group}` for every rule of this group that cannot be
+    /// evaluated (on already for [`Group::native`] groups).
+    pub fn enable_meta_alerts(&mut self) {
+        self.meta.get_or_insert_with(Vec::new);
+    }
+
+    /// The records of the meta-alert (empty when it is off or nothing failed).
+    pub fn meta_alerts(&self) -> &[AlertRecord] {
+        self.meta.as_deref().unwrap_or_default()
+    }
+
+    /// True when the rule `name` of this group has a firing alert; `None` when the group has
+    /// no alerting rule of that name.
+    pub fn rule_firing(&self, name: &str) -> Option<bool> {
+        self.rules
+            .iter()
+            .filter(|r| r.name == name)
+            .find_map(|r| match &r.kind {
+                Kind::Native(n) => Some(n.firing()),
+                Kind::Alerting(a) => Some(
+                    a.records()
+                        .iter()
+                        .any(|r| r.phase == model::alert::AlertPhase::Firing),
+                ),
+                Kind::Recording { .. } => None,
+            })
     }
 
     /// The group's name.
@@ -327,12 +434,13 @@ impl Group {
         self.rules.iter().map(|r| RuleView {
             name: &r.name,
             expr: &r.expr,
-            alerting: matches!(r.kind, Kind::Alerting(_)),
+            alerting: !matches!(r.kind, Kind::Recording { .. }),
             health: &r.health,
             last_evaluation: r.last_evaluation,
             last_duration: r.last_duration,
             alerts: match &r.kind {
                 Kind::Alerting(a) => a.records(),
+                Kind::Native(n) => n.records(),
                 Kind::Recording { .. } => &[],
             },
         })
@@ -341,20 +449,48 @@ impl Group {
     /// Hands the alerts of the alerting rule `rule` back after a restart (from the state
     /// database), so pending alerts keep their start and firing ones keep firing. Returns false
     /// when the group has no alerting rule of that name.
+    ///
+    /// Records of the meta-alert are taken only when their `group` label names this group.
     pub fn restore(&mut self, rule: &str, records: Vec<AlertRecord>) -> bool {
-        let Some(a) = self.rules.iter_mut().find_map(|r| match &mut r.kind {
-            Kind::Alerting(a) if r.name == rule => Some(a),
-            _ => None,
-        }) else {
-            return false;
-        };
-        a.restore(records);
-        true
+        if rule == crate::native::RULE_FAILING_ALERT
+            && let Some(meta) = &mut self.meta
+        {
+            meta.extend(
+                records
+                    .into_iter()
+                    .filter(|r| r.key.labels.get("group") == Some(self.name.as_str())),
+            );
+            meta.sort_by(|a, b| a.key.cmp(&b.key));
+            return true;
+        }
+        for r in &mut self.rules {
+            if r.name != rule {
+                continue;
+            }
+            match &mut r.kind {
+                Kind::Alerting(a) => a.restore(records),
+                Kind::Native(n) => n.restore(records),
+                Kind::Recording { .. } => continue,
+            }
+            return true;
+        }
+        false
     }
 
     /// Evaluates every rule at `now` (ms) over `querier`, in order; see the module
     /// documentation. A rule that fails is reported in its [`RuleResult`] and the others run.
     pub fn evaluate(&mut self, querier: &dyn Querier, now: i64) -> GroupOutcome {
+        self.evaluate_with(querier, now, &|_| false)
+    }
+
+    /// [`Group::evaluate`], with `firing_elsewhere` saying whether a rule outside this group
+    /// (named in a `depends_on`) is firing now.
+    pub fn evaluate_with(
+        &mut self,
+        querier: &dyn Querier,
+        now: i64,
+        firing_elsewhere: &dyn Fn(&str) -> bool,
+    ) -> GroupOutcome {
         let started = Instant::now();
         let t = now - millis(self.query_offset);
         let mut overlay = overlay::Overlay::new(querier);
@@ -364,7 +500,19 @@ impl Group {
             rules: Vec::with_capacity(self.rules.len()),
             duration: Duration::ZERO,
         };
-        for rule in &mut self.rules {
+        for i in 0..self.rules.len() {
+            let parent = match &self.rules[i].kind {
+                Kind::Native(n) => n
+                    .depends_on
+                    .iter()
+                    .find(|p| {
+                        self.rule_firing(p)
+                            .unwrap_or_else(|| firing_elsewhere(p.as_str()))
+                    })
+                    .cloned(),
+                _ => None,
+            };
+            let rule = &mut self.rules[i];
             let rule_started = Instant::now();
             let env = Env {
                 engine: &self.engine,
@@ -375,7 +523,7 @@ impl Group {
                 external_labels: &self.external_labels,
                 external_url: &self.external_url,
             };
-            let (result, produced) = rule.evaluate(&env);
+            let (result, produced) = rule.evaluate(&env, parent.as_deref());
             let start = outcome.samples.len();
             if let Some(produced) = produced {
                 outcome.samples.extend(produced);
@@ -391,6 +539,20 @@ impl Group {
                 series: result.series,
                 alerts: result.alerts,
             });
+        }
+        if let Some(records) = &mut self.meta {
+            let env = Env {
+                engine: &self.engine,
+                querier: &overlay,
+                now,
+                t,
+                limit: 0,
+                external_labels: &self.external_labels,
+                external_url: &self.external_url,
+            };
+            let (result, samples) = meta::step(&self.name, records, &outcome.rules, &env);
+            outcome.samples.extend(samples);
+            outcome.rules.push(result);
         }
         outcome.duration = started.elapsed();
         outcome
@@ -419,12 +581,17 @@ struct Evaluated {
 impl GroupRule {
     /// Evaluates the rule, updates its health and returns what it produced (with staleness
     /// markers for the series it no longer produces), or `None` when it failed.
-    fn evaluate(&mut self, env: &Env<'_>) -> (Evaluated, Option<Vec<OutputSample>>) {
+    fn evaluate(
+        &mut self,
+        env: &Env<'_>,
+        parent: Option<&str>,
+    ) -> (Evaluated, Option<Vec<OutputSample>>) {
         let result = match &mut self.kind {
             Kind::Recording { labels } => {
                 record(env, &self.name, &self.expr, labels).map(|s| (s, None))
             }
             Kind::Alerting(a) => a.evaluate(env, &self.expr),
+            Kind::Native(n) => n.evaluate(env, parent),
         };
         match result {
             Ok((mut samples, alerts)) => {

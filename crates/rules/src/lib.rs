@@ -7,6 +7,8 @@
 //! - [`alert`]: the pure alert state machine (inactive, pending, firing, resolved; soft and hard
 //!   states, hysteresis, flapping).
 //! - [`forecast`]: forecasting maths (time until a crossing, capacity-aware, Monte Carlo).
+//! - [`native`]: Periscope's own rules (`[rule.NAME]` in the TOML config): levels, time-tiered
+//!   thresholds, soft/hard states, no data, dependencies and short forms, compiled to PromQL.
 //! - [`rulefile`] and [`template`]: Prometheus rule files as they are, and their annotation
 //!   templates.
 //!
@@ -17,6 +19,7 @@
 pub mod alert;
 pub mod forecast;
 pub mod group;
+pub mod native;
 pub mod promql;
 pub mod promqltest;
 pub mod rulefile;

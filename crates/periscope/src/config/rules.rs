@@ -31,12 +31,22 @@ pub struct RulesConfig {
     pub interval: Duration,
     /// Every rule file the `files` globs matched, loaded and validated, in glob order.
     pub files: Vec<RuleFile>,
+    /// Periscope's own rules (`[rule.NAME]`), compiled, enabled or not, in config order.
+    pub native: Vec<rules::native::NativeRule>,
 }
 
 impl RulesConfig {
     /// The rule files to evaluate: none when disabled.
     pub fn active(&self) -> &[RuleFile] {
         if self.enabled { &self.files } else { &[] }
+    }
+
+    /// The `[rule.NAME]` rules to evaluate: the enabled ones, none when `[rules]` is disabled.
+    pub fn active_native(&self) -> Vec<&rules::native::NativeRule> {
+        if !self.enabled {
+            return Vec::new();
+        }
+        self.native.iter().filter(|r| r.enabled).collect()
     }
 }
 
@@ -122,6 +132,7 @@ impl RulesResolver<'_, '_> {
             enabled: s.enabled.unwrap_or(true),
             interval,
             files,
+            native: Vec::new(),
         }
     }
 

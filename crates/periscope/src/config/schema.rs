@@ -20,6 +20,8 @@ pub const SECTIONS: &[&str] = &[
     "monitor",
     "receiver",
     "rules",
+    "rule",
+    "time_period",
 ];
 
 /// Keys of a monitor table that the runner, not the monitor, uses.

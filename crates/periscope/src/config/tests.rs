@@ -830,6 +830,71 @@ const BROKEN: &[Broken] = &[
         message: "already holds a password",
         hint: Some("remove the password"),
     },
+    Broken {
+        what: "unknown key in a rule",
+        files: &[(
+            "periscope.toml",
+            "[rule.a]\nexpr = \"x\"\nabove = { critical = 1 }\nthreshold = 3\n",
+        )],
+        env: None,
+        file: "periscope.toml",
+        line: Some(4),
+        key: "rule.a.threshold",
+        message: "unknown field `threshold`",
+        hint: None,
+    },
+    Broken {
+        what: "a rule with both for and for_checks",
+        files: &[(
+            "periscope.toml",
+            "[rule.a]\nexpr = \"x\"\nabove = { critical = 1 }\nfor = \"5m\"\nfor_checks = 3\n",
+        )],
+        env: None,
+        file: "periscope.toml",
+        line: Some(5),
+        key: "rule.a.for_checks",
+        message: "set either `for` or `for_checks`",
+        hint: Some("counts failing evaluations"),
+    },
+    Broken {
+        what: "a rule with a bad time period",
+        files: &[(
+            "periscope.toml",
+            "[rule.a]\nexpr = \"x\"\n[[rule.a.when]]\nduring = \"weekdays 25:00-26:00 Europe/London\"\nabove = { critical = 1 }\n",
+        )],
+        env: None,
+        file: "periscope.toml",
+        line: Some(3),
+        key: "rule.a.when",
+        message: "25:00",
+        hint: None,
+    },
+    Broken {
+        what: "a rule with a bad level",
+        files: &[(
+            "periscope.toml",
+            "[rule.a]\nexpr = \"up == 0\"\nlevel = \"page\"\n",
+        )],
+        env: None,
+        file: "periscope.toml",
+        line: Some(3),
+        key: "rule.a.level",
+        message: "unknown variant `page`",
+        hint: None,
+    },
+    Broken {
+        what: "a rule depending on a rule that does not exist",
+        files: &[(
+            "periscope.toml",
+            "[rule.a]\nexpr = \"up == 0\"\nlevel = \"critical\"\ndepends_on = [\"nope\"]\n",
+        )],
+        env: None,
+        file: "periscope.toml",
+        line: Some(4),
+        key: "rule.a.depends_on",
+        message: "no rule is called `nope`",
+        hint: Some("known rules: a"),
+    },
 ];
 
 #[test]

@@ -119,8 +119,12 @@ fn evaluate(
         samples: Vec::new(),
         pending: Pending::default(),
     };
-    for loaded in groups.iter_mut() {
-        let outcome = loaded.group.evaluate(querier, now);
+    for i in 0..groups.len() {
+        let firing = super::firing_rules(&groups[..i]);
+        let loaded = &mut groups[i];
+        let outcome = loaded
+            .group
+            .evaluate_with(querier, now, &|rule| firing.contains(rule));
         for (rule, error) in outcome.errors() {
             out.problems.push(format!(
                 "rule {rule} of group {} ({}) failed: {error}",

@@ -16,7 +16,7 @@ pub type RulesSnapshot = Arc<RwLock<Vec<RuleGroupView>>>;
 pub fn group_view(loaded: &LoadedGroup) -> RuleGroupView {
     let mut last_evaluation = None;
     let mut evaluation_time = Duration::ZERO;
-    let rules = loaded
+    let mut rules: Vec<RuleView> = loaded
         .group
         .rules()
         .zip(&loaded.def.rules)
@@ -56,6 +56,33 @@ pub fn group_view(loaded: &LoadedGroup) -> RuleGroupView {
             view
         })
         .collect();
+    if !loaded.group.meta_alerts().is_empty() {
+        let alerts: Vec<AlertView> = loaded
+            .group
+            .meta_alerts()
+            .iter()
+            .filter_map(alert_view)
+            .collect();
+        rules.push(RuleView {
+            kind: "alerting",
+            name: rules::native::RULE_FAILING_ALERT.to_string(),
+            query: "(a rule of this group cannot be evaluated)".to_string(),
+            duration: Some(0.0),
+            keep_firing_for: Some(0.0),
+            labels: Default::default(),
+            annotations: Some(Default::default()),
+            state: Some(if alerts.iter().any(|a| a.state == "firing") {
+                "firing"
+            } else {
+                "inactive"
+            }),
+            alerts: Some(alerts),
+            health: "ok",
+            last_error: String::new(),
+            last_evaluation: rfc3339(last_evaluation),
+            evaluation_time: 0.0,
+        });
+    }
     RuleGroupView {
         name: loaded.def.name.clone(),
         file: loaded.file.clone(),
@@ -81,13 +108,15 @@ pub fn firing_alerts(groups: &[LoadedGroup]) -> Vec<AlertRecord> {
         .iter()
         .flat_map(|g| g.group.rules())
         .flat_map(|r| r.alerts.iter())
+        .chain(groups.iter().flat_map(|g| g.group.meta_alerts()))
         .filter(|r| r.phase == AlertPhase::Firing)
         .cloned()
         .collect()
 }
 
 /// A pending or firing alert as the API shows it; `None` for any other phase (Prometheus
-/// lists only active alerts).
+/// lists only active alerts). An alert suppressed by a firing parent (`depends_on`) shows it
+/// as the annotation `suppressed_by`, since Prometheus' shape has no field for it.
 fn alert_view(r: &AlertRecord) -> Option<AlertView> {
     let state = match r.phase {
         AlertPhase::Pending => "pending",
@@ -101,7 +130,13 @@ fn alert_view(r: &AlertRecord) -> Option<AlertView> {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
-        annotations: r.annotations.clone(),
+        annotations: {
+            let mut a = r.annotations.clone();
+            if let Some(parent) = &r.suppressed_by {
+                a.insert("suppressed_by".to_string(), parent.clone());
+            }
+            a
+        },
         state,
         active_at: rfc3339(r.pending_since.map(|t| t.0)),
         value: go_float_e(r.last_value.unwrap_or(f64::NAN)),

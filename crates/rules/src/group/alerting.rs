@@ -98,25 +98,7 @@ impl AlertingRule {
             });
         }
         self.records = step.records.clone();
-        let mut samples = Vec::with_capacity(2 * active_count);
-        for record in self.records.iter().filter(|r| active(r)) {
-            let mut alerts = record.key.labels.clone();
-            alerts.set(METRIC_NAME_LABEL, ALERTS_METRIC);
-            alerts.set(ALERT_STATE_LABEL, record.phase.as_str());
-            samples.push(OutputSample {
-                labels: alerts,
-                t: env.t,
-                value: 1.0,
-            });
-            let mut for_state = record.key.labels.clone();
-            for_state.set(METRIC_NAME_LABEL, ALERTS_FOR_STATE_METRIC);
-            let since = record.pending_since.unwrap_or(Timestamp(env.now)).0;
-            samples.push(OutputSample {
-                labels: for_state,
-                t: env.t,
-                value: since.div_euclid(1000) as f64,
-            });
-        }
+        let samples = alert_samples(self.records.iter().filter(|r| active(r)), env);
         Ok((samples, Some(step)))
     }
 
@@ -163,9 +145,40 @@ impl AlertingRule {
     }
 }
 
+/// The `ALERTS` and `ALERTS_FOR_STATE` samples of active alerts, stamped with the query time.
+pub(super) fn alert_samples<'r>(
+    records: impl Iterator<Item = &'r AlertRecord>,
+    env: &Env<'_>,
+) -> Vec<OutputSample> {
+    let mut samples = Vec::new();
+    for record in records {
+        let mut alerts = record.key.labels.clone();
+        alerts.set(METRIC_NAME_LABEL, ALERTS_METRIC);
+        alerts.set(ALERT_STATE_LABEL, record.phase.as_str());
+        samples.push(OutputSample {
+            labels: alerts,
+            t: env.t,
+            value: 1.0,
+        });
+        let mut for_state = record.key.labels.clone();
+        for_state.set(METRIC_NAME_LABEL, ALERTS_FOR_STATE_METRIC);
+        let since = record.pending_since.unwrap_or(Timestamp(env.now)).0;
+        samples.push(OutputSample {
+            labels: for_state,
+            t: env.t,
+            value: since.div_euclid(1000) as f64,
+        });
+    }
+    samples
+}
+
 /// Runs a template; a failure becomes Prometheus' placeholder text rather than an error, so one
 /// broken annotation never silences an alert.
-fn expand(template: &Template, data: &AlertData, query: &EngineTemplateQuery<'_>) -> String {
+pub(super) fn expand(
+    template: &Template,
+    data: &AlertData,
+    query: &EngineTemplateQuery<'_>,
+) -> String {
     match template.execute(data, Some(query)) {
         Ok(text) => text,
         Err(e) => format!("<error expanding template: {e}>"),
