@@ -64,12 +64,34 @@ impl Postings {
 
     /// Ascending ids (below `n`) of the series matching every matcher; all series when
     /// `matchers` is empty.
+    ///
+    /// Rules select a handful of series by exact labels (`{instance="i-17", code="500"}`), so
+    /// the equality lists are borrowed, not copied, and intersected smallest first: the work
+    /// follows the smallest list, not the metric name's list of thousands.
     pub fn select(&self, syms: &impl SymbolLookup, matchers: &[Matcher], n: u32) -> Vec<u32> {
-        // Matchers that reject "" produce small positive sets: intersect those first.
-        let mut order: Vec<&Matcher> = matchers.iter().collect();
-        order.sort_by_key(|m| m.matches_empty());
+        let mut exact: Vec<&[u32]> = Vec::new();
+        let mut others: Vec<&Matcher> = Vec::new();
+        for m in matchers {
+            match self.exact_list(syms, m) {
+                Some(list) => exact.push(list),
+                None => others.push(m),
+            }
+        }
+        exact.sort_by_key(|l| l.len());
         let mut acc: Option<Vec<u32>> = None;
-        for m in order {
+        for list in exact {
+            let next = match &acc {
+                None => list.to_vec(),
+                Some(a) => intersect(a, list),
+            };
+            if next.is_empty() {
+                return next;
+            }
+            acc = Some(next);
+        }
+        // Matchers that reject "" produce small positive sets: intersect those first.
+        others.sort_by_key(|m| m.matches_empty());
+        for m in others {
             let set = self.matching(syms, m, n);
             let next = match acc {
                 None => set,
@@ -81,6 +103,23 @@ impl Postings {
             acc = Some(next);
         }
         acc.unwrap_or_else(|| (0..n).collect())
+    }
+
+    /// For `name="value"` with a value, the series having exactly that pair (empty when nobody
+    /// has it); `None` for every other matcher.
+    fn exact_list<'a>(&'a self, syms: &impl SymbolLookup, m: &Matcher) -> Option<&'a [u32]> {
+        let MatchOp::Equal(v) = &m.op else {
+            return None;
+        };
+        if v.is_empty() {
+            return None;
+        }
+        let list = syms
+            .lookup(&m.name)
+            .and_then(|id| self.by_name.get(&id))
+            .zip(syms.lookup(v))
+            .and_then(|(values, v)| values.get(&v));
+        Some(list.map_or(&[], Vec::as_slice))
     }
 
     fn matching(&self, syms: &impl SymbolLookup, m: &Matcher, n: u32) -> Vec<u32> {
@@ -131,9 +170,25 @@ pub fn union(lists: &[&[u32]]) -> Vec<u32> {
     }
 }
 
-/// Sorted intersection of two sorted lists.
+/// Sorted intersection of two sorted lists. When one is much shorter, its ids are looked up in
+/// the other by binary search (a rule's few series against a metric's thousands).
 pub fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
-    let (mut i, mut j, mut out) = (0, 0, Vec::with_capacity(a.len().min(b.len())));
+    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if small.len().saturating_mul(16) < large.len() {
+        let mut rest = large;
+        let mut out = Vec::with_capacity(small.len());
+        for &id in small {
+            match rest.binary_search(&id) {
+                Ok(k) => {
+                    out.push(id);
+                    rest = &rest[k + 1..];
+                }
+                Err(k) => rest = &rest[k..],
+            }
+        }
+        return out;
+    }
+    let (mut i, mut j, mut out) = (0, 0, Vec::with_capacity(small.len()));
     while i < a.len() && j < b.len() {
         match a[i].cmp(&b[j]) {
             std::cmp::Ordering::Less => i += 1,
@@ -223,6 +278,17 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn intersect_equals_set_intersection_for_any_sizes(
+            a in proptest::collection::btree_set(0u32..2000, 0..8),
+            b in proptest::collection::btree_set(0u32..2000, 0..600),
+        ) {
+            let (a, b): (Vec<u32>, Vec<u32>) = (a.into_iter().collect(), b.into_iter().collect());
+            let want: Vec<u32> = a.iter().copied().filter(|x| b.contains(x)).collect();
+            prop_assert_eq!(intersect(&a, &b), want.clone());
+            prop_assert_eq!(intersect(&b, &a), want);
+        }
+
         #[test]
         fn select_equals_brute_force(
             series in proptest::collection::vec(

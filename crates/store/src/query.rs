@@ -47,7 +47,26 @@ pub fn select(shared: &impl Source, matchers: &[Matcher], range: TimeRange) -> V
             }
         }
     }
-    for (labels, samples) in shared.head().select(matchers, range) {
+    let from_head = shared.head().select(matchers, range);
+    if merged.is_empty() {
+        // Only the head answers (recent data: every rule evaluation): no merge needed.
+        let mut series: Vec<SeriesData> = from_head
+            .into_iter()
+            .map(|(labels, mut samples)| {
+                samples.dedup_by_key(|&mut (t, _)| t);
+                let (timestamps, values) =
+                    samples.into_iter().map(|(t, v)| (Timestamp(t), v)).unzip();
+                SeriesData {
+                    labels,
+                    timestamps,
+                    values,
+                }
+            })
+            .collect();
+        series.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
+        return series;
+    }
+    for (labels, samples) in from_head {
         merged.entry(labels).or_default().extend(samples);
     }
     merged

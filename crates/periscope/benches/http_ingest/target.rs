@@ -1,6 +1,9 @@
 //! The servers under test: Periscope's release binary and, when installed, VictoriaMetrics and
 //! Prometheus, each started on a free loopback port with a fresh data directory, and stopped
-//! with SIGTERM (SIGKILL after a timeout).
+//! with SIGTERM (SIGKILL after a timeout). Shared by the `http_ingest` and `rule_eval` benches.
+
+// Each bench includes this file and uses a different part of it.
+#![allow(dead_code)]
 
 use std::fs::{self, File};
 use std::io::{Read, Write};
@@ -20,6 +23,16 @@ pub enum Kind {
     Periscope,
     VictoriaMetrics,
     Prometheus,
+}
+
+/// What a start adds to a target's defaults.
+#[derive(Default)]
+pub struct Setup<'a> {
+    /// Prometheus' configuration file, instead of one with no scrape jobs and nothing else.
+    /// Relative paths in it (`rule_files`) resolve next to it, where [`Setup::files`] go.
+    pub prometheus_config: Option<&'a str>,
+    /// Files written next to the configuration before the start, as (name, content).
+    pub files: &'a [(&'a str, &'a str)],
 }
 
 /// A server that can be started.
@@ -93,12 +106,21 @@ impl Target {
     /// Starts the server on a free loopback port with a fresh data directory under `root`,
     /// and waits until it accepts remote-write requests.
     pub fn start(&self, root: &Path) -> Result<Server, String> {
+        self.start_with(root, &Setup::default())
+    }
+
+    /// [`Target::start`] with `setup`'s configuration and files.
+    pub fn start_with(&self, root: &Path, setup: &Setup<'_>) -> Result<Server, String> {
         let port = free_port()?;
         let listen = format!("127.0.0.1:{port}");
         let dir = tempfile::tempdir_in(root)
             .map_err(|e| format!("cannot create a data dir under {}: {e}", root.display()))?;
         let data = dir.path().join("data");
         let log = dir.path().join("server.log");
+        for (name, text) in setup.files {
+            let path = dir.path().join(name);
+            fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
         let mut command = Command::new(&self.binary);
         let ready_path = match self.kind {
             Kind::Periscope => {
@@ -127,7 +149,10 @@ impl Target {
             Kind::Prometheus => {
                 // No scrape jobs: the remote-write receiver is the only source.
                 let config = dir.path().join("prometheus.yml");
-                fs::write(&config, "global:\n  scrape_interval: 15s\n")
+                let text = setup
+                    .prometheus_config
+                    .unwrap_or("global:\n  scrape_interval: 15s\n");
+                fs::write(&config, text)
                     .map_err(|e| format!("cannot write {}: {e}", config.display()))?;
                 command
                     .arg(format!("--config.file={}", config.display()))
@@ -184,7 +209,17 @@ pub struct Stopped {
 impl Server {
     /// The remote-write URL.
     pub fn write_url(&self) -> String {
-        format!("http://127.0.0.1:{}/api/v1/write", self.port)
+        self.url("/api/v1/write")
+    }
+
+    /// The URL of `path` (starting with `/`) on the server.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     fn wait_ready(&mut self, ready_path: Option<&str>) -> Result<(), String> {
