@@ -38,7 +38,7 @@ mod query;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use model::alert::AlertRecord;
@@ -233,8 +233,9 @@ struct GroupRule {
     health: Health,
     last_evaluation: Option<i64>,
     last_duration: Duration,
-    /// Series written at the last successful evaluation.
-    previous: HashSet<Labels>,
+    /// Series written at the last successful evaluation, by label hash: in the steady state
+    /// (the same series every time) an evaluation clones no label set to remember them.
+    previous: HashMap<u64, Labels>,
 }
 
 #[derive(Debug)]
@@ -316,7 +317,7 @@ impl Group {
                 health: Health::Unknown,
                 last_evaluation: None,
                 last_duration: Duration::ZERO,
-                previous: HashSet::new(),
+                previous: HashMap::new(),
             });
         }
         Ok(Group {
@@ -370,7 +371,7 @@ impl Group {
                 health: Health::Unknown,
                 last_evaluation: None,
                 last_duration: Duration::ZERO,
-                previous: HashSet::new(),
+                previous: HashMap::new(),
             });
         }
         Ok(Group {
@@ -600,15 +601,26 @@ impl GroupRule {
                     Some(step) => step.records.iter().filter(|r| alerting::active(r)).count(),
                     None => samples.len(),
                 };
-                let current: HashSet<Labels> = samples.iter().map(|s| s.labels.clone()).collect();
-                let mut ended: Vec<&Labels> = self.previous.difference(&current).collect();
+                let current: HashSet<u64> = samples.iter().map(|s| label_hash(&s.labels)).collect();
+                let mut ended: Vec<Labels> = Vec::new();
+                self.previous.retain(|hash, labels| {
+                    let keep = current.contains(hash);
+                    if !keep {
+                        ended.push(std::mem::take(labels));
+                    }
+                    keep
+                });
+                for s in &samples {
+                    self.previous
+                        .entry(label_hash(&s.labels))
+                        .or_insert_with(|| s.labels.clone());
+                }
                 ended.sort();
                 samples.extend(ended.into_iter().map(|labels| OutputSample {
-                    labels: labels.clone(),
+                    labels,
                     t: env.t,
                     value: f64::from_bits(promql::STALE_NAN_BITS),
                 }));
-                self.previous = current;
                 (Evaluated { series, alerts }, Some(samples))
             }
             Err(failure) => {
@@ -623,6 +635,14 @@ impl GroupRule {
             }
         }
     }
+}
+
+/// A 64-bit hash of a label set (a collision would at worst cost one staleness marker).
+fn label_hash(labels: &Labels) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    labels.hash(&mut h);
+    h.finish()
 }
 
 /// Why a rule's evaluation failed, and for an alerting rule the step it still made (a rule over

@@ -134,16 +134,7 @@ pub fn collect_chunk(c: &Chunk, range: TimeRange, out: &mut Vec<(i64, f64)>) {
     if c.min_ts() > range.end.0 || c.max_ts() < range.start.0 {
         return;
     }
-    let start = out.len();
-    c.decode_into(out);
-    let mut w = start;
-    for r in start..out.len() {
-        if range.contains(model::Timestamp(out[r].0)) {
-            out[w] = out[r];
-            w += 1;
-        }
-    }
-    out.truncate(w);
+    c.decode_range_into(range.start.0, range.end.0, out);
 }
 
 /// Chunks taken out of the head for one block-span range while their block is written.
