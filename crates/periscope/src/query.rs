@@ -5,10 +5,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use comfy_table::{Table, presets};
-use model::{
-    AnchoredRegex, Clock, MatchOp, Matcher, Querier, SeriesData, SystemClock, TimeRange, Timestamp,
-};
-use promql_parser::label::MatchOp as PromOp;
+use model::{Clock, Matcher, Querier, SeriesData, SystemClock, TimeRange, Timestamp};
 use promql_parser::parser::Expr;
 
 use crate::cli::{QueryFormat, SeriesRange};
@@ -159,7 +156,7 @@ fn store_config(load: &LoadOptions) -> Option<crate::config::StoreConfig> {
 
 /// Parses a PromQL series selector (`name{label="v",...}`) into store matchers.
 pub fn parse_selector(text: &str) -> Result<Vec<Matcher>, String> {
-    let expr = promql_parser::parser::parse(text)
+    let expr = rules::promql::parse(text)
         .map_err(|e| format!("`{text}` is not a series selector: {e}"))?;
     let Expr::VectorSelector(vs) = expr else {
         return Err(format!(
@@ -171,36 +168,13 @@ pub fn parse_selector(text: &str) -> Result<Vec<Matcher>, String> {
             "`{text}`: offset and @ belong to PromQL queries; use --from and --to here"
         ));
     }
-    if !vs.matchers.or_matchers.is_empty() {
+    let mut sets = rules::promql::selector_matchers(&vs).map_err(|e| format!("`{text}`: {e}"))?;
+    if sets.len() > 1 {
         return Err(format!(
             "`{text}`: `or` inside a selector is not supported here"
         ));
     }
-    let mut matchers = Vec::new();
-    if let Some(name) = vs.name {
-        matchers.push(Matcher::equal(model::METRIC_NAME_LABEL, name));
-    }
-    for m in vs.matchers.matchers {
-        let regex = |pattern: &str| {
-            AnchoredRegex::new(pattern)
-                .map_err(|e| format!("`{text}`: bad regex for {}: {e}", m.name))
-        };
-        let op = match &m.op {
-            PromOp::Equal => MatchOp::Equal(m.value.clone()),
-            PromOp::NotEqual => MatchOp::NotEqual(m.value.clone()),
-            PromOp::Re(_) => MatchOp::Regex(regex(&m.value)?),
-            PromOp::NotRe(_) => MatchOp::NotRegex(regex(&m.value)?),
-        };
-        // `{__name__="x"}` and the bare name mean the same; keep one.
-        if m.name == model::METRIC_NAME_LABEL
-            && matches!(op, MatchOp::Equal(_))
-            && matchers.iter().any(|x| x.name == m.name)
-        {
-            continue;
-        }
-        matchers.push(Matcher { name: m.name, op });
-    }
-    Ok(matchers)
+    Ok(sets.pop().unwrap_or_default())
 }
 
 /// Parses a command-line time: `now`, `-1h` / `now-1h` (a span back from now), RFC 3339, or

@@ -45,6 +45,22 @@ impl PromBackend {
         }
     }
 
+    /// The sorted union of `lookup` over the `match[]` selectors (everything when none).
+    fn union_over(
+        selectors: &[String],
+        lookup: impl Fn(&[Matcher]) -> Result<Vec<String>, StoreError>,
+    ) -> Result<Vec<String>, QueryError> {
+        let mut sets = Self::matcher_sets(selectors)?;
+        if sets.is_empty() {
+            sets.push(Vec::new());
+        }
+        let mut found = BTreeSet::new();
+        for matchers in sets {
+            found.extend(lookup(&matchers).map_err(store_error)?);
+        }
+        Ok(found.into_iter().collect())
+    }
+
     /// Matcher lists for `match[]` selectors; an empty list selects everything.
     fn matcher_sets(selectors: &[String]) -> Result<Vec<Vec<Matcher>>, QueryError> {
         selectors
@@ -131,19 +147,9 @@ impl QueryBackend for PromBackend {
         start: i64,
         end: i64,
     ) -> Result<Vec<String>, QueryError> {
-        let mut sets = Self::matcher_sets(selectors)?;
-        if sets.is_empty() {
-            sets.push(Vec::new());
-        }
-        let mut names = BTreeSet::new();
-        for matchers in sets {
-            let found = self
-                .querier
-                .label_names(&matchers, range(start, end))
-                .map_err(store_error)?;
-            names.extend(found);
-        }
-        Ok(names.into_iter().collect())
+        Self::union_over(selectors, |matchers| {
+            self.querier.label_names(matchers, range(start, end))
+        })
     }
 
     fn label_values(
@@ -153,19 +159,9 @@ impl QueryBackend for PromBackend {
         start: i64,
         end: i64,
     ) -> Result<Vec<String>, QueryError> {
-        let mut sets = Self::matcher_sets(selectors)?;
-        if sets.is_empty() {
-            sets.push(Vec::new());
-        }
-        let mut values = BTreeSet::new();
-        for matchers in sets {
-            let found = self
-                .querier
-                .label_values(name, &matchers, range(start, end))
-                .map_err(store_error)?;
-            values.extend(found);
-        }
-        Ok(values.into_iter().collect())
+        Self::union_over(selectors, |matchers| {
+            self.querier.label_values(name, matchers, range(start, end))
+        })
     }
 
     fn rule_groups(&self) -> Vec<RuleGroupView> {

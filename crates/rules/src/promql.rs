@@ -24,6 +24,14 @@ pub use model::query::{
 };
 pub use promql_parser::parser::Expr;
 
+/// A selector's matchers in the store's terms: one set per `or` alternative, each with the
+/// metric name when the selector names one. Regexes are anchored as PromQL anchors them.
+pub fn selector_matchers(
+    vs: &promql_parser::parser::VectorSelector,
+) -> Result<Vec<Vec<model::Matcher>>, EvalError> {
+    engine::matcher_sets(vs)
+}
+
 /// Parses a PromQL expression, with the parser's message on failure. Periscope's own functions
 /// (the forecasts of [`crate::forecast`]) are known to the parser from the first call on.
 pub fn parse(query: &str) -> Result<Expr, EvalError> {

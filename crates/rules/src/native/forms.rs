@@ -62,26 +62,9 @@ pub(super) fn conditions(
         }
     }
     let thresholds_set = def.above.is_some() || def.below.is_some() || def.when.is_some();
-    let ratio_keys = [
-        ("total", def.total.is_some()),
-        ("ratio_above", def.ratio_above.is_some()),
-        ("min_total", def.min_total.is_some()),
-        ("critical_errors", def.critical_errors.is_some()),
-        ("by", !def.by.is_empty()),
-    ];
+    check_form_keys(forms[0], def, issues);
     match forms[0] {
         "expr" => {
-            unused(forms[0], issues, &ratio_keys);
-            unused(
-                forms[0],
-                issues,
-                &[
-                    ("window", def.window.is_some()),
-                    ("status", def.status.is_some()),
-                    ("stat", def.stat.is_some()),
-                    ("max_age", def.max_age.is_some()),
-                ],
-            );
             let expr = def.expr.clone().unwrap_or_default();
             match (def.level, thresholds_set) {
                 (Some(_), true) => {
@@ -98,19 +81,6 @@ pub(super) fn conditions(
             }
         }
         "monitor" => {
-            unused(forms[0], issues, &ratio_keys);
-            unused(
-                forms[0],
-                issues,
-                &[
-                    ("level", def.level.is_some()),
-                    ("above", def.above.is_some()),
-                    ("below", def.below.is_some()),
-                    ("when", def.when.is_some()),
-                    ("stat", def.stat.is_some()),
-                    ("max_age", def.max_age.is_some()),
-                ],
-            );
             let monitor = def.monitor.as_deref().unwrap_or_default();
             let window = window_text(def, DEFAULT_MONITOR_WINDOW);
             let (nc, c) = match def.status.unwrap_or(StatusWord::Warning) {
@@ -129,17 +99,6 @@ pub(super) fn conditions(
             )]
         }
         "log" => {
-            unused(forms[0], issues, &ratio_keys);
-            unused(
-                forms[0],
-                issues,
-                &[
-                    ("level", def.level.is_some()),
-                    ("status", def.status.is_some()),
-                    ("stat", def.stat.is_some()),
-                    ("max_age", def.max_age.is_some()),
-                ],
-            );
             let text = def.log.as_deref().unwrap_or_default();
             let Some((monitor, rule)) = text
                 .split_once('/')
@@ -168,19 +127,6 @@ pub(super) fn conditions(
                 .unwrap_or_default()
         }
         "heartbeat" => {
-            unused(forms[0], issues, &ratio_keys);
-            unused(
-                forms[0],
-                issues,
-                &[
-                    ("window", def.window.is_some()),
-                    ("above", def.above.is_some()),
-                    ("below", def.below.is_some()),
-                    ("when", def.when.is_some()),
-                    ("status", def.status.is_some()),
-                    ("stat", def.stat.is_some()),
-                ],
-            );
             let Some(max_age) = def.max_age.filter(|d| d.is_positive()) else {
                 issues.push(
                     ConfigIssue::new("max_age", "a heartbeat needs a positive max_age")
@@ -208,16 +154,6 @@ pub(super) fn conditions(
         }
         "errors" => error_ratio(def, issues),
         "timing" => {
-            unused(forms[0], issues, &ratio_keys);
-            unused(
-                forms[0],
-                issues,
-                &[
-                    ("level", def.level.is_some()),
-                    ("status", def.status.is_some()),
-                    ("max_age", def.max_age.is_some()),
-                ],
-            );
             let Some(window) = required_window(def, issues) else {
                 return Vec::new();
             };
@@ -249,18 +185,6 @@ pub(super) fn conditions(
 
 /// The error-ratio form: a ratio condition and, with `critical_errors`, a count condition.
 fn error_ratio(def: &RuleDef, issues: &mut Vec<ConfigIssue>) -> Vec<Condition> {
-    unused(
-        "errors",
-        issues,
-        &[
-            ("above", def.above.is_some()),
-            ("below", def.below.is_some()),
-            ("when", def.when.is_some()),
-            ("status", def.status.is_some()),
-            ("stat", def.stat.is_some()),
-            ("max_age", def.max_age.is_some()),
-        ],
-    );
     let Some(total) = def.total.as_deref() else {
         issues.push(
             ConfigIssue::new("total", "the errors form needs `total`")
@@ -332,12 +256,45 @@ fn error_ratio(def: &RuleDef, issues: &mut Vec<ConfigIssue>) -> Vec<Condition> {
 }
 
 /// Reports each set key of `keys`: it does not apply to `form`.
-fn unused(form: &str, issues: &mut Vec<ConfigIssue>, keys: &[(&str, bool)]) {
-    for (k, set) in keys {
-        if *set {
+/// Reports every form-specific key `def` sets that its form does not take.
+fn check_form_keys(form: &str, def: &RuleDef, issues: &mut Vec<ConfigIssue>) {
+    let set = [
+        ("total", def.total.is_some()),
+        ("ratio_above", def.ratio_above.is_some()),
+        ("min_total", def.min_total.is_some()),
+        ("critical_errors", def.critical_errors.is_some()),
+        ("by", !def.by.is_empty()),
+        ("window", def.window.is_some()),
+        ("level", def.level.is_some()),
+        ("above", def.above.is_some()),
+        ("below", def.below.is_some()),
+        ("when", def.when.is_some()),
+        ("status", def.status.is_some()),
+        ("stat", def.stat.is_some()),
+        ("max_age", def.max_age.is_some()),
+    ];
+    let takes: &[&str] = match form {
+        "expr" => &["level", "above", "below", "when"],
+        "monitor" => &["window", "status"],
+        "log" => &["window", "above", "below", "when"],
+        "heartbeat" => &["level", "max_age"],
+        "errors" => &[
+            "window",
+            "level",
+            "total",
+            "ratio_above",
+            "min_total",
+            "critical_errors",
+            "by",
+        ],
+        "timing" => &["window", "above", "below", "when", "stat"],
+        _ => &[],
+    };
+    for (key, present) in set {
+        if present && !takes.contains(&key) {
             issues.push(ConfigIssue::new(
-                *k,
-                format!("`{k}` does not apply to the `{form}` form"),
+                key,
+                format!("`{key}` does not apply to the `{form}` form"),
             ));
         }
     }

@@ -11,6 +11,8 @@
 mod aggregate;
 mod binary;
 mod fetch;
+
+pub(super) use fetch::matcher_sets;
 mod labels;
 mod subquery;
 #[cfg(test)]

@@ -152,7 +152,7 @@ fn select(
 
 /// The selector's matchers in the store's terms: one set per `or` alternative, each with the
 /// metric name when the selector names one.
-fn matcher_sets(vs: &VectorSelector) -> Result<Vec<Vec<Matcher>>, EvalError> {
+pub(in crate::promql) fn matcher_sets(vs: &VectorSelector) -> Result<Vec<Vec<Matcher>>, EvalError> {
     let mut common = Vec::with_capacity(vs.matchers.matchers.len() + 1);
     if let Some(name) = &vs.name {
         common.push(Matcher::equal(model::METRIC_NAME_LABEL, name.as_str()));
