@@ -6,6 +6,7 @@
 //! [`AlertStateStore`] in the `store` crate; both speak only these types, so a record written by
 //! one version and read back by the next after a restart means the same thing.
 
+mod documents;
 mod history;
 mod state_store;
 
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Labels, Timestamp};
 
+pub use documents::{Document, DocumentStore, DocumentWrite};
 pub use history::{FLAP_HISTORY_LEN, FlapHistory};
 pub use state_store::{AlertStateStore, HistoryQuery, PruneSummary, StateBatch, StateStoreError};
 
