@@ -9,6 +9,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use model::alert::Annotations;
@@ -16,6 +17,7 @@ use model::level::Level;
 use model::{Labels, Timestamp};
 
 use crate::alert::{Alert, AlertStatus};
+use crate::template::Templates;
 
 /// A boxed future, so the trait stays object-safe without a macro.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -147,6 +149,31 @@ pub trait Channel: Send + Sync {
         &'a self,
         notification: &'a Notification,
     ) -> BoxFuture<'a, Result<Delivered, DeliveryError>>;
+}
+
+/// What every channel is built with: shared, so a thousand channels share one HTTP client.
+#[derive(Clone)]
+pub struct ChannelContext {
+    /// The message templates (defaults plus the config's own).
+    pub templates: Arc<Templates>,
+    /// The HTTP client (rustls, connection pooling).
+    pub http: reqwest::Client,
+    /// How long one delivery may take before it counts as a retryable failure.
+    pub timeout: Duration,
+    /// How e-mail leaves; `None` when no SMTP server is configured.
+    pub mail: Option<Arc<dyn MailSender>>,
+}
+
+impl ChannelContext {
+    /// Default templates, a fresh client, a 10 s timeout and no mail: what tests start from.
+    pub fn new(templates: Arc<Templates>) -> Self {
+        ChannelContext {
+            templates,
+            http: reqwest::Client::new(),
+            timeout: Duration::from_secs(10),
+            mail: None,
+        }
+    }
 }
 
 /// The seam through which the e-mail channel sends: the binary implements it with the SMTP
