@@ -9,6 +9,7 @@
 pub mod alert;
 mod clock;
 mod config_issue;
+pub mod duration;
 mod event;
 mod ingest;
 pub mod level;

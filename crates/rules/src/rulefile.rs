@@ -15,7 +15,6 @@
 //! than intent and Prometheus 2 rejects it.
 
 mod check;
-mod duration;
 mod raw;
 mod validate;
 
@@ -25,7 +24,7 @@ use std::path::Path;
 use std::time::Duration;
 
 pub use check::{CheckReport, FileCheck, check_files};
-pub use duration::{DurationError, parse_duration};
+pub use model::duration::{DurationError, parse_duration};
 
 /// A rule file that passed validation.
 #[derive(Debug, Clone, PartialEq)]

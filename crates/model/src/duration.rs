@@ -1,24 +1,35 @@
 //! Prometheus durations (`1h30m`, `5m`, `0`, `1d`, `1w`, `1y`, `500ms`), parsed as Prometheus'
-//! `model.ParseDuration` does: units from largest to smallest, each at most once, integers only,
+//! `model.ParseDuration` does (shared by rule files, routes, escalation steps and every other
+//! duration in the config): units from largest to smallest, each at most once, integers only,
 //! `d` = 24h, `w` = 7d, `y` = 365d.
 
 use std::time::Duration;
 
 /// Why a duration string was rejected.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DurationError {
     /// Nothing was given.
-    #[error("empty duration string")]
     Empty,
     /// The text is not `<number><unit>...` with units y, w, d, h, m, s, ms in that order.
-    #[error(
-        "not a valid duration string: {0:?} (write e.g. \"90s\", \"5m\", \"1h30m\", \"1d\"; units y, w, d, h, m, s, ms, largest first, each once)"
-    )]
     Invalid(String),
     /// The duration does not fit in 64-bit milliseconds.
-    #[error("duration out of range: {0:?}")]
     OutOfRange(String),
 }
+
+impl std::fmt::Display for DurationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DurationError::Empty => f.write_str("empty duration string"),
+            DurationError::Invalid(text) => write!(
+                f,
+                "not a valid duration string: {text:?} (write e.g. \"90s\", \"5m\", \"1h30m\", \"1d\"; units y, w, d, h, m, s, ms, largest first, each once)"
+            ),
+            DurationError::OutOfRange(text) => write!(f, "duration out of range: {text:?}"),
+        }
+    }
+}
+
+impl std::error::Error for DurationError {}
 
 const UNITS: [(&str, u64); 7] = [
     ("y", 365 * 24 * 3_600_000),
