@@ -79,6 +79,9 @@ macro_rules! migrate_once {
     }};
 }
 
+// After the macros: a child module sees `macro_rules!` only when declared below them.
+mod documents;
+
 impl StateDb {
     /// Opens (creating if needed) the database at `url` and brings its schema up to date.
     ///

@@ -50,18 +50,41 @@ CREATE INDEX alert_transition_at ON alert_transition (at_ms);
 CREATE INDEX alert_transition_alert ON alert_transition (fingerprint, at_ms);
 ";
 
+/// Migration 2: the notifier's documents (silences, notification log, acknowledgements,
+/// queued deliveries), JSON text by kind and key; see `state_db/documents.rs`. The index
+/// serves pruning a kind by age.
+const V2_NOTIFY_DOCUMENTS: &str = "
+CREATE TABLE notify_documents (
+    kind       TEXT NOT NULL,
+    doc_key    TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (kind, doc_key)
+);
+CREATE INDEX notify_documents_age ON notify_documents (kind, updated_at);
+";
+
 /// The migrations, built at run time from the strings above (`sqlx::migrate!` would need the
 /// macros feature). sqlx records applied versions in `_sqlx_migrations`, takes an advisory
 /// lock on PostgreSQL so two instances starting together do not both migrate, and refuses a
 /// database that has a migration this binary does not know (a newer Periscope wrote it).
 pub(super) fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "alert state".into(),
-        MigrationType::Simple,
-        V1_ALERT_STATE.into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "alert state".into(),
+            MigrationType::Simple,
+            V1_ALERT_STATE.into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "notify documents".into(),
+            MigrationType::Simple,
+            V2_NOTIFY_DOCUMENTS.into_sql_str(),
+            false,
+        ),
+    ])
 }
 
 /// Every column of `alert_state`, in the order [`UPSERT_RECORD`] binds and
