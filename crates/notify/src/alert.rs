@@ -8,6 +8,7 @@
 use model::alert::{AlertPhase, AlertRecord, Annotations, Fingerprint};
 use model::level::Level;
 use model::{Labels, Timestamp};
+use serde::{Deserialize, Serialize};
 
 /// The label that names an alert's rule.
 pub const ALERT_NAME_LABEL: &str = "alertname";
@@ -17,7 +18,8 @@ pub const LEVEL_LABEL: &str = "level";
 pub const SEVERITY_LABEL: &str = "severity";
 
 /// Whether an alert is still a problem.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum AlertStatus {
     /// The problem is there now.
     Firing,
@@ -36,7 +38,7 @@ impl AlertStatus {
 }
 
 /// One alert on its way to people.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     /// Its labels, `alertname` included.
     pub labels: Labels,

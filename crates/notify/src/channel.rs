@@ -19,6 +19,22 @@ use model::{Labels, Timestamp};
 use crate::alert::{Alert, AlertStatus};
 use crate::template::Templates;
 
+pub use build::{BuildError, KINDS, build};
+
+mod build;
+pub mod command;
+pub mod email;
+mod http;
+pub mod payload;
+pub mod slack;
+pub mod teams;
+pub mod webhook;
+
+pub mod jira;
+pub mod pagerduty;
+mod ticket_http;
+pub mod zendesk;
+
 /// A boxed future, so the trait stays object-safe without a macro.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -26,7 +42,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 ///
 /// Its fields are those of Alertmanager's webhook payload (version 4) plus what Periscope adds
 /// (level, acknowledge link, who is on call), so a template or a channel never needs more.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Notification {
     /// The receiver (route target) this goes to.
     pub receiver: String,
@@ -80,7 +96,7 @@ impl Notification {
 }
 
 /// A person who can be notified, with the addresses the channels use.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Person {
     /// The name used in schedules and escalation policies.
     pub name: String,

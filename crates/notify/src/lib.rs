@@ -12,9 +12,21 @@
 //! `tick(now)` and waits until the time it names, so tests run days of notification
 //! behaviour (overnight digests, DST, escalation timeouts) in milliseconds.
 
+pub mod ack;
 pub mod alert;
 pub mod channel;
+pub mod dispatch;
+pub mod escalation;
+pub mod inhibit;
+pub mod maintenance;
 pub mod matcher;
+pub mod mute;
+pub mod nflog;
+pub mod oncall;
+pub mod pipeline;
+pub mod route;
+pub mod runner;
+pub mod silence;
 pub mod template;
 
 pub use alert::{Alert, AlertStatus};

@@ -15,7 +15,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use lettre::message::Mailbox;
+use lettre::message::{Mailbox, MultiPart};
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
@@ -291,7 +291,19 @@ pub async fn send_email(
     subject: &str,
     text_body: &str,
 ) -> Result<(), EmailError> {
-    let message = build_message(settings, subject, text_body)?;
+    send_message(settings, &settings.to, subject, text_body, None).await
+}
+
+/// Sends one mail to `to` (instead of the settings' recipients) with a plain-text body and,
+/// when given, an HTML alternative: the notifier's messages, which read well in any client.
+pub async fn send_message(
+    settings: &SmtpSettings,
+    to: &[String],
+    subject: &str,
+    text_body: &str,
+    html_body: Option<&str>,
+) -> Result<(), EmailError> {
+    let message = build_message(settings, to, subject, text_body, html_body)?;
     let transport = transport(settings)?;
     // lettre's timeout covers connecting only; this one also covers a server that accepts the
     // connection and then never answers.
@@ -314,24 +326,32 @@ pub async fn send_email(
 
 fn build_message(
     settings: &SmtpSettings,
+    to: &[String],
     subject: &str,
     text_body: &str,
+    html_body: Option<&str>,
 ) -> Result<Message, EmailError> {
-    if settings.to.is_empty() {
+    if to.is_empty() {
         return Err(EmailError::NoRecipients);
     }
     let mut builder = Message::builder()
         .from(mailbox("from", &settings.from)?)
-        .subject(subject)
-        .header(ContentType::TEXT_PLAIN);
-    for to in &settings.to {
-        builder = builder.to(mailbox("to", to)?);
+        .subject(subject);
+    for address in to {
+        builder = builder.to(mailbox("to", address)?);
     }
-    builder
-        .body(text_body.to_string())
-        .map_err(|e| EmailError::Message {
-            reason: e.to_string(),
-        })
+    let built = match html_body {
+        None => builder
+            .header(ContentType::TEXT_PLAIN)
+            .body(text_body.to_string()),
+        Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+            text_body.to_string(),
+            html.to_string(),
+        )),
+    };
+    built.map_err(|e| EmailError::Message {
+        reason: e.to_string(),
+    })
 }
 
 fn mailbox(field: &'static str, address: &str) -> Result<Mailbox, EmailError> {
