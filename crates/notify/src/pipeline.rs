@@ -154,12 +154,19 @@ impl Pipeline {
     /// escalations. Returns a line per document that could not be read.
     pub fn restore(&mut self, documents: &[Document], now: Timestamp) -> Vec<String> {
         let of = |kind: &str| -> Vec<Document> {
-            documents.iter().filter(|d| d.kind == kind).cloned().collect()
+            documents
+                .iter()
+                .filter(|d| d.kind == kind)
+                .cloned()
+                .collect()
         };
         let mut problems = Vec::new();
         let (log, bad) = NotificationLog::restore(&of(nflog::DOCUMENT_KIND));
         self.nflog = log;
-        problems.extend(bad.into_iter().map(|k| format!("notification log entry {k:?}")));
+        problems.extend(
+            bad.into_iter()
+                .map(|k| format!("notification log entry {k:?}")),
+        );
         let bad = self.outbox.restore(&of(outbox::DOCUMENT_KIND), now);
         problems.extend(bad.into_iter().map(|k| format!("queued delivery {k:?}")));
         problems.extend(self.escalations.restore(&of(escalations::DOCUMENT_KIND)));
@@ -230,7 +237,10 @@ impl Pipeline {
                 };
                 let retry = (error.retryable && attempts + 1 < outbox::MAX_ATTEMPTS).then(|| {
                     let wait = outbox::backoff(attempts, error.retry_after);
-                    (now.plus_millis(wait.as_millis() as i64), error.message.clone())
+                    (
+                        now.plus_millis(wait.as_millis() as i64),
+                        error.message.clone(),
+                    )
                 });
                 let at = retry.as_ref().map(|(at, _)| *at);
                 let (_, write) = self.outbox.finish(integration, group_key, retry, now);
@@ -390,7 +400,9 @@ impl Pipeline {
                 continue;
             }
             if plan.firing.is_empty() && !slot.send_resolved {
-                let write = self.nflog.record(&slot.integration, &flush.key, &plan, None, now);
+                let write = self
+                    .nflog
+                    .record(&slot.integration, &flush.key, &plan, None, now);
                 self.writes.push(write);
                 continue;
             }
@@ -588,9 +600,13 @@ impl Pipeline {
             }
             Settles::Digest(plans) => {
                 for (group_key, plan) in plans {
-                    let write =
-                        self.nflog
-                            .record(&entry.integration, group_key, &plan.to_plan(), None, now);
+                    let write = self.nflog.record(
+                        &entry.integration,
+                        group_key,
+                        &plan.to_plan(),
+                        None,
+                        now,
+                    );
                     self.writes.push(write);
                 }
             }
@@ -601,7 +617,11 @@ impl Pipeline {
 
 /// The most urgent level among firing alerts, or among all when none fires.
 fn notification_level(alerts: &[Alert]) -> Level {
-    let firing = alerts.iter().filter(|a| a.is_firing()).map(|a| a.level).max();
+    let firing = alerts
+        .iter()
+        .filter(|a| a.is_firing())
+        .map(|a| a.level)
+        .max();
     firing
         .or_else(|| alerts.iter().map(|a| a.level).max())
         .unwrap_or(Level::NonCritical)

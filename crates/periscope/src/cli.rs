@@ -220,6 +220,45 @@ pub enum Command {
         #[arg(long)]
         warnings_fatal: bool,
     },
+
+    /// Show which receivers and people an alert with these labels would reach, when and why.
+    ///
+    /// Walks the routing tree of `[notify]` like `amtool config routes test`, then says how the
+    /// alert is grouped and timed, whether a time period or maintenance window mutes it, what
+    /// its level means (logged: nobody; non-critical: now or the next digest; critical: now)
+    /// and who each escalation step reaches, from the on-call schedules at that time.
+    #[command(
+        after_help = "Example:\n  periscope test-route alertname=DiskFull service=db level=critical\n  periscope test-route partner=acme level=non-critical --at 2026-11-21T02:00:00Z"
+    )]
+    TestRoute {
+        /// The alert's labels, NAME=VALUE.
+        #[arg(required = true, value_name = "LABEL")]
+        labels: Vec<String>,
+        /// When the alert fires: RFC 3339, Unix seconds, `now` or relative (`-1h`). Default: now.
+        #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+        at: Option<String>,
+    },
+
+    /// On-call schedules.
+    #[command(subcommand)]
+    Oncall(OncallCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OncallCommand {
+    /// Say who is on call, until when, and why (which layer or override).
+    ///
+    /// Exits 1 when a schedule has nobody on call at that time.
+    #[command(
+        after_help = "Example:\n  periscope oncall who\n  periscope oncall who ops --at 2026-12-25T03:00:00Z"
+    )]
+    Who {
+        /// Only this schedule (default: every schedule).
+        schedule: Option<String>,
+        /// When: RFC 3339, Unix seconds, `now` or relative to now (`-1h`). Default: now.
+        #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+        at: Option<String>,
+    },
 }
 
 /// What `query`, `export` and `import` share: which series, which time range.

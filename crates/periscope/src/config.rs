@@ -10,6 +10,7 @@ mod locate;
 mod merge;
 mod monitors;
 mod native_rules;
+mod notify;
 mod receiver_secret;
 mod receivers;
 mod rules;
@@ -28,6 +29,7 @@ use toml::Spanned;
 use toml::de::{DeValue, ValueDeserializer};
 
 pub use errors::{ConfigError, ConfigErrors};
+pub use notify::{AckSecret, NotifyConfig};
 pub use receivers::ReceiverEntry;
 pub use rules::{RulesConfig, StateDbConfig};
 pub use schema::{SnapshotFormat, SnapshotNaming};
@@ -77,6 +79,10 @@ pub struct Config {
     pub rules: RulesConfig,
     /// Where alert state lives (`[periscope].state`).
     pub state_db: StateDbConfig,
+    /// The response side (`[notify]`), when configured.
+    pub notify: Option<NotifyConfig>,
+    /// People and on-call schedules (`[person.*]`, `[schedule.*]`).
+    pub oncall: Arc<::notify::oncall::OnCall>,
 }
 
 /// Where a run's outputs go.
@@ -450,7 +456,12 @@ fn build(
         base_dir,
         &state_dir,
     );
-    rules.native = native_rules::load(sources, root, errors);
+    let periods = native_rules::periods(sources, root, errors);
+    rules.native = native_rules::load(sources, root, &periods, errors);
+    let mail = email
+        .clone()
+        .map(|settings| Arc::new(crate::notify_wire::SmtpMailer(settings)) as _);
+    let response = notify::load(sources, root, &periods, mail, base_dir, errors);
     let mut resolver = storage::Resolver {
         sources,
         root,
@@ -508,6 +519,8 @@ fn build(
         receivers,
         rules,
         state_db,
+        notify: response.notify,
+        oncall: response.oncall,
     })
 }
 

@@ -13,6 +13,9 @@ mod config;
 mod demo;
 mod http_server;
 mod ingest;
+mod notify_api;
+mod notify_cli;
+mod notify_wire;
 mod promql_test;
 mod query;
 mod query_api;
@@ -30,7 +33,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use cli::{Cli, Command, LogFormat, MonitorCommand};
+use cli::{Cli, Command, LogFormat, MonitorCommand, OncallCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -88,6 +91,10 @@ async fn dispatch(cli: Cli) -> u8 {
             files,
             warnings_fatal,
         } => check_rules::check_rules(&files, warnings_fatal),
+        Command::TestRoute { labels, at } => notify_cli::test_route(&load, &labels, at.as_deref()),
+        Command::Oncall(OncallCommand::Who { schedule, at }) => {
+            notify_cli::oncall_who(&load, schedule.as_deref(), at.as_deref())
+        }
     }
 }
 

@@ -33,6 +33,7 @@ use tokio::sync::watch;
 use web::prom_api::RuleGroupView;
 
 use crate::config::RulesConfig;
+use crate::notify_wire::AlertSink;
 pub use once::evaluate_once;
 pub use persist::{Pending, append_samples};
 pub use views::{RulesSnapshot, all_alerts, firing_alerts};
@@ -214,6 +215,8 @@ struct Shared {
     snapshot: RulesSnapshot,
     /// Which rules fire, by group slot, for `depends_on` across groups.
     firing: RwLock<Vec<BTreeSet<String>>>,
+    /// Where notifiable transitions go, when the response side runs.
+    alerts: Option<AlertSink>,
 }
 
 /// Starts one task per group; they stop when `stopped` turns true, after a last attempt to
@@ -224,6 +227,7 @@ pub fn start(
     state: Arc<dyn AlertStateStore>,
     clock: Arc<dyn Clock>,
     snapshot: RulesSnapshot,
+    alerts: Option<AlertSink>,
     stopped: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     {
@@ -236,6 +240,7 @@ pub fn start(
         clock,
         snapshot,
         firing: RwLock::new(vec![BTreeSet::new(); groups.len()]),
+        alerts,
     });
     let tasks: Vec<_> = groups
         .into_iter()
@@ -303,6 +308,9 @@ async fn run_group(
         for step in &steps {
             for t in &step.transitions {
                 log_transition(&name, t);
+            }
+            if let Some(sink) = &shared.alerts {
+                sink.transitions(&step.transitions, &step.records);
             }
         }
         pending.add(steps);

@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use model::alert::AlertStateStore;
 use model::{Clock, MonitorRun, PayloadSink, Querier, Storage, SystemClock, Timestamp};
 use sensors::push::{PushLimits, PushStats};
 use sensors::runner::{self, CheckResult};
@@ -20,10 +21,11 @@ use tokio::task::JoinSet;
 use crate::commands::load_or_report;
 use crate::config::{Config, LoadOptions};
 use crate::ingest::{self, StoreSink};
+use crate::notify_wire::{self, AlertSink};
 use crate::query_api::PromBackend;
 use crate::rule_loop::{self, RulesSnapshot};
 use crate::state::StateStore;
-use crate::{http_server, run, wire};
+use crate::{http_server, notify_api, run, wire};
 
 /// How often Periscope records its own metrics (store, receivers) into the store.
 const SELF_METRICS_EVERY: Duration = Duration::from_secs(15);
@@ -54,8 +56,20 @@ pub async fn serve(load: &LoadOptions) -> u8 {
         None => None,
     };
     let rules_snapshot = rule_loop::new_snapshot();
+    let (stop, stopped) = watch::channel(false);
+    let delivery_stats = Arc::new(notify_wire::DeliveryStats::default());
+    let (notifier, notify_task, mut state_db) = match config.notify.take() {
+        Some(nc) => match start_notify(nc, &config, &clock, &delivery_stats, &stopped).await {
+            Ok((sink, task, db)) => (Some(sink), Some(task), Some(db)),
+            Err(e) => {
+                eprintln!("periscope: {e}");
+                return 3;
+            }
+        },
+        None => (None, None, None),
+    };
     let rules = match &metrics {
-        Some(_) => match start_rules(&config).await {
+        Some(_) => match start_rules(&config, state_db.take(), notifier.as_ref()).await {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("periscope: {e}");
@@ -64,7 +78,6 @@ pub async fn serve(load: &LoadOptions) -> u8 {
         },
         None => None,
     };
-    let (stop, stopped) = watch::channel(false);
     let rule_task = rules.map(|(groups, state_db)| {
         rule_loop::start(
             groups,
@@ -72,6 +85,7 @@ pub async fn serve(load: &LoadOptions) -> u8 {
             state_db,
             Arc::clone(&clock),
             Arc::clone(&rules_snapshot),
+            notifier.clone(),
             stopped.clone(),
         )
     });
@@ -88,8 +102,12 @@ pub async fn serve(load: &LoadOptions) -> u8 {
                 max_body_bytes: usize::try_from(http.max_body_bytes).unwrap_or(usize::MAX),
             };
             let store = metrics.as_ref().map(|m| Arc::clone(m) as Arc<dyn Querier>);
-            let router = sensors::push::router(Arc::clone(sink), limits, Arc::clone(&push_stats))
-                .merge(query_router(store, rules_snapshot, Arc::clone(&clock)));
+            let mut router =
+                sensors::push::router(Arc::clone(sink), limits, Arc::clone(&push_stats))
+                    .merge(query_router(store, rules_snapshot, Arc::clone(&clock)));
+            if let Some(sink) = &notifier {
+                router = router.merge(notify_api::router(sink.notifier.clone()));
+            }
             match http_server::start(http, router, wait_for(stopped.clone())).await {
                 Ok(s) => Some(s),
                 Err(e) => {
@@ -143,6 +161,10 @@ pub async fn serve(load: &LoadOptions) -> u8 {
         // The groups make a last attempt to save alert state and let go of the store.
         let _ = task.await;
     }
+    if let Some(task) = notify_task {
+        // The notifier saves what it has; deliveries in flight are retried at the next start.
+        let _ = task.await;
+    }
     // The sink holds the store too; with every receiver stopped, let it go so the store closes.
     drop(sink);
     if let Some(store) = metrics {
@@ -181,6 +203,8 @@ fn query_router(
 /// touched). Any failure stops the start, with the database named and its password hidden.
 async fn start_rules(
     config: &Config,
+    opened: Option<Arc<store::StateDb>>,
+    alerts: Option<&AlertSink>,
 ) -> Result<
     Option<(
         Vec<rule_loop::LoadedGroup>,
@@ -192,7 +216,10 @@ async fn start_rules(
     if groups.is_empty() {
         return Ok(None);
     }
-    let state_db = wire::open_state_db(&config.state_db).await?;
+    let state_db = match opened {
+        Some(db) => db,
+        None => wire::open_state_db(&config.state_db).await?,
+    };
     let records = state_db.load().await.map_err(|e| {
         format!(
             "cannot read alert state from {}: {e}",
@@ -200,6 +227,9 @@ async fn start_rules(
         )
     })?;
     let restored = records.len();
+    if let Some(sink) = alerts {
+        sink.restored(&records);
+    }
     let orphans = rule_loop::restore(&mut groups, records);
     tracing::info!(
         groups = groups.len(),
@@ -207,7 +237,42 @@ async fn start_rules(
         orphans,
         "rule groups started"
     );
-    Ok(Some((groups, state_db)))
+    Ok(Some((
+        groups,
+        state_db as Arc<dyn model::alert::AlertStateStore>,
+    )))
+}
+
+/// Opens the state database and starts the response side over it; returns where rule
+/// transitions go, the runner's task and the database (for the rules to share).
+async fn start_notify(
+    nc: crate::config::NotifyConfig,
+    config: &Config,
+    clock: &Arc<dyn Clock>,
+    stats: &Arc<notify_wire::DeliveryStats>,
+    stopped: &watch::Receiver<bool>,
+) -> Result<(AlertSink, tokio::task::JoinHandle<()>, Arc<store::StateDb>), String> {
+    let db = wire::open_state_db(&config.state_db).await?;
+    let default_level = nc.default_level;
+    let receivers = nc.setup.receivers.len();
+    let (notifier, task) = notify_wire::start(
+        nc,
+        &config.state_dir,
+        Some(Arc::clone(&db) as Arc<dyn model::alert::DocumentStore>),
+        Arc::clone(clock),
+        Arc::clone(stats),
+        wait_for(stopped.clone()),
+    )
+    .await?;
+    tracing::info!(receivers, "notifications started");
+    Ok((
+        AlertSink {
+            notifier,
+            default_level,
+        },
+        task,
+        db,
+    ))
 }
 
 /// A running receiver's counters, for the self metrics.

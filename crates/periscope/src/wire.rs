@@ -89,9 +89,7 @@ pub fn open_store(
 
 /// Opens the state database the config names (creating a SQLite file, migrating the schema).
 /// The error names the database without its password.
-pub async fn open_state_db(
-    config: &StateDbConfig,
-) -> Result<Arc<dyn model::alert::AlertStateStore>, String> {
+pub async fn open_state_db(config: &StateDbConfig) -> Result<Arc<store::StateDb>, String> {
     match store::StateDb::open(&config.url).await {
         Ok(db) => {
             tracing::info!(state = %db.location(), "state database open");

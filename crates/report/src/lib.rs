@@ -21,7 +21,9 @@ mod value;
 
 pub use alert::alert_text;
 pub use atomic::write_atomically;
-pub use email::{CaFileError, EmailError, SmtpSecurity, SmtpSettings, check_ca_file, send_email, send_message};
+pub use email::{
+    CaFileError, EmailError, SmtpSecurity, SmtpSettings, check_ca_file, send_email, send_message,
+};
 pub use end_of_day::{CSV_HEADER, EndOfDayOutcome, append_end_of_day};
 pub use error::ReportError;
 pub use snapshot::{SnapshotFormat, SnapshotNaming, snapshot_json, snapshot_xml, write_snapshots};

@@ -61,16 +61,14 @@ where
     match kind {
         "email" => boxed(read::<super::email::EmailSettings, _>(settings)?.build(ctx)),
         "webhook" => boxed(read::<super::webhook::WebhookSettings, _>(settings)?.build(ctx)),
-        "slack" => boxed(
-            read::<super::slack::SlackSettings, _>(settings)?.build(ChatService::Slack, ctx),
-        ),
+        "slack" => {
+            boxed(read::<super::slack::SlackSettings, _>(settings)?.build(ChatService::Slack, ctx))
+        }
         "mattermost" => boxed(
             read::<super::slack::SlackSettings, _>(settings)?.build(ChatService::Mattermost, ctx),
         ),
         "teams" => boxed(read::<super::teams::TeamsSettings, _>(settings)?.build(ctx)),
-        "pagerduty" => {
-            boxed(read::<super::pagerduty::PagerDutySettings, _>(settings)?.build(ctx))
-        }
+        "pagerduty" => boxed(read::<super::pagerduty::PagerDutySettings, _>(settings)?.build(ctx)),
         "zendesk" => boxed(read::<super::zendesk::ZenDeskSettings, _>(settings)?.build(ctx)),
         "jira" => boxed(read::<super::jira::JiraSettings, _>(settings)?.build(ctx)),
         "command" => boxed(read::<super::command::CommandSettings, _>(settings)?.build(ctx)),

@@ -45,6 +45,15 @@ impl EmailSettings {
     /// returns every problem found.
     pub fn build(self, ctx: &ChannelContext) -> Result<EmailChannel, Vec<ConfigIssue>> {
         let mut issues = Vec::new();
+        if ctx.mail.is_none() {
+            issues.push(
+                ConfigIssue::new(
+                    "",
+                    "an e-mail channel needs an SMTP server, and none is configured",
+                )
+                .hint("add an [email] section with host, port and from"),
+            );
+        }
         for (i, address) in self.to.iter().enumerate() {
             if let Err(why) = check_address(address) {
                 issues

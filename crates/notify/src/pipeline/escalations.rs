@@ -122,7 +122,12 @@ impl Escalations {
     }
 
     /// Stops the escalation of `group_key`; the write that keeps the acknowledgement.
-    pub fn acknowledge(&mut self, group_key: &str, by: &str, now: Timestamp) -> Option<DocumentWrite> {
+    pub fn acknowledge(
+        &mut self,
+        group_key: &str,
+        by: &str,
+        now: Timestamp,
+    ) -> Option<DocumentWrite> {
         let record = self.by_group.get_mut(group_key)?;
         record.escalation.acknowledge(by, now);
         Some(document(group_key, record, now))

@@ -24,7 +24,10 @@ impl Channel for Inert {
     fn kind(&self) -> &'static str {
         self.0
     }
-    fn deliver<'a>(&'a self, _: &'a Notification) -> BoxFuture<'a, Result<Delivered, DeliveryError>> {
+    fn deliver<'a>(
+        &'a self,
+        _: &'a Notification,
+    ) -> BoxFuture<'a, Result<Delivered, DeliveryError>> {
         Box::pin(async { Ok(Delivered::default()) })
     }
 }
@@ -34,9 +37,13 @@ fn at(text: &str) -> Timestamp {
 }
 
 fn alert(name: &str, instance: &str, level: &str, start: Timestamp) -> Alert {
-    let labels: Labels = [("alertname", name), ("instance", instance), ("level", level)]
-        .into_iter()
-        .collect();
+    let labels: Labels = [
+        ("alertname", name),
+        ("instance", instance),
+        ("level", level),
+    ]
+    .into_iter()
+    .collect();
     Alert::firing(labels, start)
 }
 
@@ -56,13 +63,28 @@ fn setup(opts: Options) -> Setup {
         ..RawRoute::default()
     };
     let tree = Arc::new(RouteTree::build(&root, &|_| true, &TimePeriods::default()).unwrap());
-    let mut ops = Receiver::new("ops", vec![Arc::new(Inert("webhook")), Arc::new(Inert("email"))]);
+    let mut ops = Receiver::new(
+        "ops",
+        vec![Arc::new(Inert("webhook")), Arc::new(Inert("email"))],
+    );
     ops.hours = opts
         .hours
         .map(|h| ("office".to_string(), h.parse().unwrap()));
     let people = BTreeMap::from([
-        ("alice".to_string(), RawPerson { email: "alice@example.com".into(), ..RawPerson::default() }),
-        ("bob".to_string(), RawPerson { email: "bob@example.com".into(), ..RawPerson::default() }),
+        (
+            "alice".to_string(),
+            RawPerson {
+                email: "alice@example.com".into(),
+                ..RawPerson::default()
+            },
+        ),
+        (
+            "bob".to_string(),
+            RawPerson {
+                email: "bob@example.com".into(),
+                ..RawPerson::default()
+            },
+        ),
     ]);
     let oncall = OnCall::build(&people, &BTreeMap::new()).unwrap();
     let policy: RawPolicy = serde_json::from_value(serde_json::json!({
@@ -103,7 +125,12 @@ fn plain() -> Options {
 fn deliver_all(p: &mut Pipeline, now: Timestamp) -> Vec<Delivery> {
     let out = p.tick(now);
     for d in &out {
-        let r = p.finished(&d.entry.integration, &d.entry.group_key, Ok(Delivered::default()), now);
+        let r = p.finished(
+            &d.entry.integration,
+            &d.entry.group_key,
+            Ok(Delivered::default()),
+            now,
+        );
         assert_eq!(r, Finished::Delivered);
     }
     out
@@ -114,7 +141,12 @@ fn statuses(d: &Delivery) -> Vec<(String, &'static str)> {
         .notification
         .alerts
         .iter()
-        .map(|a| (a.labels.get("instance").unwrap().to_string(), a.status().as_str()))
+        .map(|a| {
+            (
+                a.labels.get("instance").unwrap().to_string(),
+                a.status().as_str(),
+            )
+        })
         .collect()
 }
 
@@ -132,10 +164,16 @@ fn critical_news_goes_to_every_channel_once_then_only_changes_and_repeats() {
     // Five minutes on, nothing changed: nothing sent.
     assert!(deliver_all(&mut p, t0.plus_millis(330_000)).is_empty());
     // A second alert joins the group: sent at the next group interval, with both.
-    p.ingest(alert("Down", "b", "critical", t0.plus_millis(400_000)), t0.plus_millis(400_000));
+    p.ingest(
+        alert("Down", "b", "critical", t0.plus_millis(400_000)),
+        t0.plus_millis(400_000),
+    );
     let sent = deliver_all(&mut p, t0.plus_millis(630_000));
     assert_eq!(sent.len(), 2);
-    assert_eq!(statuses(&sent[0]), [("a".into(), "firing"), ("b".into(), "firing")]);
+    assert_eq!(
+        statuses(&sent[0]),
+        [("a".into(), "firing"), ("b".into(), "firing")]
+    );
     // Four hours after the last message, the unchanged group is repeated.
     let mut now = t0.plus_millis(630_000);
     let mut repeats = 0;
@@ -149,7 +187,10 @@ fn critical_news_goes_to_every_channel_once_then_only_changes_and_repeats() {
     p.ingest(r, now);
     let sent = deliver_all(&mut p, now.plus_millis(300_000));
     assert_eq!(sent.len(), 2);
-    assert_eq!(statuses(&sent[0]), [("b".into(), "firing"), ("a".into(), "resolved")]);
+    assert_eq!(
+        statuses(&sent[0]),
+        [("b".into(), "firing"), ("a".into(), "resolved")]
+    );
 }
 
 #[test]
@@ -204,7 +245,10 @@ fn non_critical_news_at_night_waits_for_one_digest_at_the_start_of_business_hour
     told.sort();
     assert_eq!(
         told,
-        [("SlowQueries".into(), "firing"), ("TapeCleaning".into(), "resolved")]
+        [
+            ("SlowQueries".into(), "firing"),
+            ("TapeCleaning".into(), "resolved")
+        ]
     );
     // The groups already told in the digest are not told again at their next flush.
     assert!(deliver_all(&mut p, morning.plus_millis(300_000)).is_empty());
@@ -279,7 +323,10 @@ fn inhibition_mutes_targets_while_the_source_fires() {
     p.ingest(alert("SiteDown", "london", "critical", t0), t0);
     p.ingest(alert("Down", "a", "critical", t0), t0);
     let sent = deliver_all(&mut p, t0.plus_millis(30_000));
-    let names: Vec<&str> = sent.iter().map(|d| d.entry.notification.alerts[0].name()).collect();
+    let names: Vec<&str> = sent
+        .iter()
+        .map(|d| d.entry.notification.alerts[0].name())
+        .collect();
     assert_eq!(names, ["SiteDown", "SiteDown"]);
     assert_eq!(p.counters().muted, 1);
 }
@@ -292,16 +339,35 @@ fn retryable_failures_back_off_and_permanent_ones_stop() {
     let now = t0.plus_millis(30_000);
     let sent = p.tick(now);
     let (web, mail) = (&sent[0].entry, &sent[1].entry);
-    let web_retry = p.finished(&web.integration, &web.group_key, Err(DeliveryError::retryable("503")), now);
+    let web_retry = p.finished(
+        &web.integration,
+        &web.group_key,
+        Err(DeliveryError::retryable("503")),
+        now,
+    );
     assert_eq!(web_retry, Finished::Retrying(now.plus_millis(1_000)));
-    let mail_fail = p.finished(&mail.integration, &mail.group_key, Err(DeliveryError::permanent("550 no such user")), now);
+    let mail_fail = p.finished(
+        &mail.integration,
+        &mail.group_key,
+        Err(DeliveryError::permanent("550 no such user")),
+        now,
+    );
     assert_eq!(mail_fail, Finished::Failed);
     // The webhook is tried again after 1 s, then 2 s; the mail is not.
     let again = p.tick(now.plus_millis(1_000));
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].entry.attempts, 1);
-    let r = p.finished(&web.integration, &web.group_key, Err(DeliveryError::retryable("503").after(Some(std::time::Duration::from_secs(60)))), now.plus_millis(1_000));
-    assert_eq!(r, Finished::Retrying(now.plus_millis(61_000)), "Retry-After is honoured");
+    let r = p.finished(
+        &web.integration,
+        &web.group_key,
+        Err(DeliveryError::retryable("503").after(Some(std::time::Duration::from_secs(60)))),
+        now.plus_millis(1_000),
+    );
+    assert_eq!(
+        r,
+        Finished::Retrying(now.plus_millis(61_000)),
+        "Retry-After is honoured"
+    );
     assert!(p.tick(now.plus_millis(60_000)).is_empty());
     let third = deliver_all(&mut p, now.plus_millis(61_000));
     assert_eq!(third.len(), 1);
@@ -326,20 +392,34 @@ fn critical_alerts_escalate_until_acknowledged() {
     let people: Vec<&str> = n.people.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(people, ["alice"]);
     let link = n.ack_url.clone().expect("an acknowledge link");
-    assert!(link.starts_with("http://periscope.test/api/v1/notify/ack?group="), "{link}");
+    assert!(
+        link.starts_with("http://periscope.test/api/v1/notify/ack?group="),
+        "{link}"
+    );
     // Fifteen minutes without an acknowledgement: bob is told, on every channel.
     let step_at = t0.plus_millis(30_000 + 15 * 60_000);
-    assert_eq!(p.next_wake(t0.plus_millis(31_000)).map(|w| w <= step_at), Some(true));
+    assert_eq!(
+        p.next_wake(t0.plus_millis(31_000)).map(|w| w <= step_at),
+        Some(true)
+    );
     let second = deliver_all(&mut p, step_at);
     assert_eq!(second.len(), 2);
-    assert!(second.iter().all(|d| d.entry.notification.people[0].name == "bob"));
+    assert!(
+        second
+            .iter()
+            .all(|d| d.entry.notification.people[0].name == "bob")
+    );
     assert!(second[0].entry.group_key.ends_with("#escalation"));
 
     // Another group: acknowledged before its second step, so bob never hears.
     let t1 = t0.plus_millis(3_600_000);
     p.ingest(alert("DiskFull", "a", "critical", t1), t1);
     deliver_all(&mut p, t1.plus_millis(30_000));
-    assert!(p.acknowledge(r#"root:{alertname="DiskFull"}"#, "alice", t1.plus_millis(60_000)));
+    assert!(p.acknowledge(
+        r#"root:{alertname="DiskFull"}"#,
+        "alice",
+        t1.plus_millis(60_000)
+    ));
     let later = t1.plus_millis(30_000 + 16 * 60_000);
     let escalated: Vec<_> = deliver_all(&mut p, later)
         .into_iter()
@@ -373,8 +453,18 @@ fn after_a_restart_nothing_is_sent_twice_and_a_pending_retry_goes_out_once() {
     let sent = p.tick(now);
     // The webhook got it; the mail server was down when Periscope stopped.
     let (web, mail) = (sent[0].entry.clone(), sent[1].entry.clone());
-    p.finished(&web.integration, &web.group_key, Ok(Delivered::default()), now);
-    p.finished(&mail.integration, &mail.group_key, Err(DeliveryError::retryable("connection refused")), now);
+    p.finished(
+        &web.integration,
+        &web.group_key,
+        Ok(Delivered::default()),
+        now,
+    );
+    p.finished(
+        &mail.integration,
+        &mail.group_key,
+        Err(DeliveryError::retryable("connection refused")),
+        now,
+    );
     apply(&mut table, p.take_writes());
     drop(p);
 
@@ -385,10 +475,17 @@ fn after_a_restart_nothing_is_sent_twice_and_a_pending_retry_goes_out_once() {
     assert!(p.restore(&docs, restart).is_empty());
     p.ingest(alert("Down", "a", "critical", t0), restart);
     let resumed = deliver_all(&mut p, restart);
-    let channels: Vec<&str> = resumed.iter().map(|d| d.entry.integration.as_str()).collect();
+    let channels: Vec<&str> = resumed
+        .iter()
+        .map(|d| d.entry.integration.as_str())
+        .collect();
     assert_eq!(channels, ["ops/1:email"], "the pending retry, once");
     // The regrouped alert flushes after group_wait: both channels already know it.
     assert!(deliver_all(&mut p, restart.plus_millis(30_000)).is_empty());
     apply(&mut table, p.take_writes());
-    assert!(table.keys().all(|(kind, _)| kind != "outbox"), "{:?}", table.keys());
+    assert!(
+        table.keys().all(|(kind, _)| kind != "outbox"),
+        "{:?}",
+        table.keys()
+    );
 }

@@ -16,15 +16,15 @@ use super::errors::ConfigError;
 use super::locate;
 use super::sources::Sources;
 
-/// Reads `[time_period.*]` and `[rule.*]` from the merged config root; problems go to
-/// `errors`. Returns every rule that compiled, enabled or not, in config order.
-pub fn load(
+/// Reads `[time_period.*]` from the merged config root (rules and the response side both name
+/// them); problems go to `errors`.
+pub fn periods(
     sources: &Sources,
     root: &Spanned<DeValue<'_>>,
     errors: &mut Vec<ConfigError>,
-) -> Vec<NativeRule> {
+) -> TimePeriods {
     let DeValue::Table(table) = root.get_ref() else {
-        return Vec::new();
+        return TimePeriods::default();
     };
     let at = |key: &str| Some(locate::span_of_path(root, key).start);
     let mut defs = BTreeMap::new();
@@ -48,7 +48,7 @@ pub fn load(
             )),
         }
     }
-    let periods = TimePeriods::build(&defs).unwrap_or_else(|issues| {
+    TimePeriods::build(&defs).unwrap_or_else(|issues| {
         for issue in issues {
             let key = format!("time_period.{}", issue.path);
             let mut e = ConfigError::at(sources, at(&key), key.clone(), issue.message);
@@ -58,8 +58,21 @@ pub fn load(
             errors.push(e);
         }
         TimePeriods::default()
-    });
+    })
+}
 
+/// Reads `[rule.*]` from the merged config root, naming `periods`; problems go to `errors`.
+/// Returns every rule that compiled, enabled or not, in config order.
+pub fn load(
+    sources: &Sources,
+    root: &Spanned<DeValue<'_>>,
+    periods: &TimePeriods,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<NativeRule> {
+    let DeValue::Table(table) = root.get_ref() else {
+        return Vec::new();
+    };
+    let at = |key: &str| Some(locate::span_of_path(root, key).start);
     let mut compiled = Vec::new();
     let Some(value) = table.get("rule") else {
         return compiled;
@@ -81,7 +94,7 @@ pub fn load(
         let Some(def) = super::section::<RuleDef>(sources, root, &key, value, errors) else {
             continue;
         };
-        match native::compile(&name, &def, &periods) {
+        match native::compile(&name, &def, periods) {
             Ok(rule) => compiled.push(rule),
             Err(issues) => {
                 for issue in issues {
