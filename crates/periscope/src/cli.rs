@@ -242,6 +242,71 @@ pub enum Command {
     /// On-call schedules.
     #[command(subcommand)]
     Oncall(OncallCommand),
+
+    /// Silences of the running `serve`: add, list, expire.
+    #[command(subcommand)]
+    Silence(SilenceCommand),
+
+    /// Acknowledge an escalating alert group: no further escalation steps are sent.
+    ///
+    /// The group key is in every message and in `GET /api/v1/notify/status`.
+    #[command(after_help = "Example:\n  periscope ack 'root.0:{alertname=\"ApiDown\"}' --by alice")]
+    Ack {
+        /// The group's key.
+        group: String,
+        /// Who takes it.
+        #[arg(long)]
+        by: String,
+        /// Where `serve` answers (default: the config's [http] listen).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SilenceCommand {
+    /// Silence alerts matching all the matchers, for a while; prints the new silence's id.
+    #[command(
+        after_help = "Example:\n  periscope silence add 'service=\"db\"' 'instance=~\"db[12]\"' --duration 2h --author alice --comment 'disk swap'"
+    )]
+    Add {
+        /// Matchers in Alertmanager's syntax (`a="b"`, `a!="b"`, `a=~"re"`, `a!~"re"`).
+        #[arg(required = true, value_name = "MATCHER")]
+        matchers: Vec<String>,
+        /// How long it lasts, e.g. `30m`, `2h`, `1d`.
+        #[arg(long)]
+        duration: String,
+        /// Who silences.
+        #[arg(long)]
+        author: String,
+        /// Why.
+        #[arg(long)]
+        comment: String,
+        /// Where `serve` answers (default: the config's [http] listen).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
+    /// List silences: active and pending, and expired ones with --expired.
+    #[command(
+        after_help = "Example:\n  periscope silence list\n  periscope silence list --expired"
+    )]
+    List {
+        /// Include expired silences.
+        #[arg(long)]
+        expired: bool,
+        /// Where `serve` answers (default: the config's [http] listen).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
+    /// End a silence now.
+    #[command(after_help = "Example:\n  periscope silence expire 3f2a09c1d5e6b7a8")]
+    Expire {
+        /// The silence's id.
+        id: String,
+        /// Where `serve` answers (default: the config's [http] listen).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

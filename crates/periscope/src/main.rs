@@ -15,6 +15,7 @@ mod http_server;
 mod ingest;
 mod notify_api;
 mod notify_cli;
+mod notify_remote;
 mod notify_wire;
 mod promql_test;
 mod query;
@@ -33,7 +34,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use cli::{Cli, Command, LogFormat, MonitorCommand, OncallCommand};
+use cli::{Cli, Command, LogFormat, MonitorCommand, OncallCommand, SilenceCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -94,6 +95,30 @@ async fn dispatch(cli: Cli) -> u8 {
         Command::TestRoute { labels, at } => notify_cli::test_route(&load, &labels, at.as_deref()),
         Command::Oncall(OncallCommand::Who { schedule, at }) => {
             notify_cli::oncall_who(&load, schedule.as_deref(), at.as_deref())
+        }
+        Command::Silence(SilenceCommand::Add {
+            matchers,
+            duration,
+            author,
+            comment,
+            url,
+        }) => {
+            let req = notify_remote::SilenceRequest {
+                matchers,
+                duration,
+                author,
+                comment,
+            };
+            notify_remote::silence_add(&load, url.as_deref(), req).await
+        }
+        Command::Silence(SilenceCommand::List { expired, url }) => {
+            notify_remote::silence_list(&load, url.as_deref(), expired).await
+        }
+        Command::Silence(SilenceCommand::Expire { id, url }) => {
+            notify_remote::silence_expire(&load, url.as_deref(), &id).await
+        }
+        Command::Ack { group, by, url } => {
+            notify_remote::ack(&load, url.as_deref(), &group, &by).await
         }
     }
 }

@@ -221,3 +221,67 @@ async fn silences_and_acknowledgements_over_the_api() {
     assert_eq!(forged.status().as_u16(), 403);
     serve.stop();
 }
+
+#[tokio::test]
+async fn silences_and_acknowledgements_from_the_command_line() {
+    let (hook, _received) = webhook().await;
+    let port = free_port();
+    let w = World::new(&config(port, &hook));
+    let serve = Serve::start(&w, port);
+    // The CLI finds `serve` from the config's [http] listen.
+    let added = w.run(&[
+        "silence",
+        "add",
+        "service=\"db\"",
+        "--duration",
+        "2h",
+        "--author",
+        "alice",
+        "--comment",
+        "disk swap",
+    ]);
+    assert_eq!(added.status.code(), Some(0), "{}", common::stderr(&added));
+    let id = common::stdout(&added).trim().to_string();
+    assert_eq!(id.len(), 16, "{id}");
+    let list = common::stdout(&w.run(&["silence", "list"]));
+    assert!(
+        list.contains(&id) && list.contains("disk swap") && list.contains("active"),
+        "{list}"
+    );
+    let expired = w.run(&["silence", "expire", &id]);
+    assert_eq!(
+        expired.status.code(),
+        Some(0),
+        "{}",
+        common::stderr(&expired)
+    );
+    let list = common::stdout(&w.run(&["silence", "list"]));
+    assert!(!list.contains(&id), "{list}");
+    let all = common::stdout(&w.run(&["silence", "list", "--expired"]));
+    assert!(all.contains(&id) && all.contains("expired"), "{all}");
+    let bad = w.run(&[
+        "silence",
+        "add",
+        "service",
+        "--duration",
+        "2h",
+        "--author",
+        "a",
+        "--comment",
+        "c",
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        common::stderr(&bad).contains("service"),
+        "{}",
+        common::stderr(&bad)
+    );
+    let ack = w.run(&["ack", "root:{}", "--by", "alice"]);
+    assert_eq!(ack.status.code(), Some(1));
+    assert!(
+        common::stderr(&ack).contains("nothing is escalating"),
+        "{}",
+        common::stderr(&ack)
+    );
+    serve.stop();
+}

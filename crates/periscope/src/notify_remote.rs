@@ -1,0 +1,169 @@
+//! `periscope silence add|list|expire` and `periscope ack`: the running `serve` is asked over
+//! its HTTP API (it holds the silences and escalations), found at `--url` or at the config's
+//! `[http] listen`.
+
+use serde_json::{Value, json};
+
+use crate::commands::load_or_report;
+use crate::config::LoadOptions;
+
+/// What `silence add` asks for.
+pub struct SilenceRequest {
+    /// Matchers as written.
+    pub matchers: Vec<String>,
+    /// How long, e.g. `2h`.
+    pub duration: String,
+    /// Who.
+    pub author: String,
+    /// Why.
+    pub comment: String,
+}
+
+/// The API's base URL: `--url`, else the config's `[http] listen`.
+fn base_url(load: &LoadOptions, url: Option<&str>) -> Result<String, String> {
+    if let Some(url) = url {
+        return Ok(url.trim_end_matches('/').to_string());
+    }
+    let config = load_or_report(load).ok_or("the config has problems (listed above)")?;
+    let http = config
+        .http
+        .ok_or("no --url given and the config has no [http] listen to find `serve` at")?;
+    let addr = http.listen;
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        addr.ip().to_string()
+    };
+    Ok(format!("http://{host}:{}", addr.port()))
+}
+
+async fn call(method: reqwest::Method, url: &str, body: Option<Value>) -> Result<Value, String> {
+    let client = reqwest::Client::new();
+    let mut req = client.request(method, url);
+    if let Some(body) = body {
+        req = req
+            .header("content-type", "application/json")
+            .body(body.to_string());
+    }
+    let response = req
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach {url}: {}", e.without_url()))?;
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    let value: Value = serde_json::from_str(&text)
+        .map_err(|_| format!("{url} answered {status} with something that is not JSON"))?;
+    if status.is_success() {
+        Ok(value)
+    } else {
+        Err(value["error"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{url} answered {status}")))
+    }
+}
+
+fn report(result: Result<Value, String>, print: impl FnOnce(&Value)) -> u8 {
+    match result {
+        Ok(v) => {
+            print(&v);
+            0
+        }
+        Err(e) => {
+            eprintln!("periscope: {e}");
+            1
+        }
+    }
+}
+
+/// `periscope silence add`.
+pub async fn silence_add(load: &LoadOptions, url: Option<&str>, req: SilenceRequest) -> u8 {
+    let base = match base_url(load, url) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("periscope: {e}");
+            return 3;
+        }
+    };
+    let body = json!({
+        "matchers": req.matchers,
+        "duration": req.duration,
+        "created_by": req.author,
+        "comment": req.comment,
+    });
+    let result = call(
+        reqwest::Method::POST,
+        &format!("{base}/api/v1/silences"),
+        Some(body),
+    )
+    .await;
+    report(result, |v| {
+        println!("{}", v["id"].as_str().unwrap_or_default())
+    })
+}
+
+/// `periscope silence list`.
+pub async fn silence_list(load: &LoadOptions, url: Option<&str>, expired: bool) -> u8 {
+    let base = match base_url(load, url) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("periscope: {e}");
+            return 3;
+        }
+    };
+    let url = format!("{base}/api/v1/silences?expired={expired}");
+    let result = call(reqwest::Method::GET, &url, None).await;
+    report(result, |v| {
+        let mut table = comfy_table::Table::new();
+        table.load_style(comfy_table::presets::ASCII_FULL_CONDENSED);
+        table.set_header(["ID", "STATE", "MATCHERS", "ENDS", "BY", "COMMENT"]);
+        for s in v["data"].as_array().into_iter().flatten() {
+            let matchers: Vec<&str> = s["matchers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            table.add_row([
+                s["id"].as_str().unwrap_or_default(),
+                s["state"].as_str().unwrap_or_default(),
+                &matchers.join(", "),
+                s["ends_at"].as_str().unwrap_or_default(),
+                s["created_by"].as_str().unwrap_or_default(),
+                s["comment"].as_str().unwrap_or_default(),
+            ]);
+        }
+        println!("{table}");
+    })
+}
+
+/// `periscope silence expire ID`.
+pub async fn silence_expire(load: &LoadOptions, url: Option<&str>, id: &str) -> u8 {
+    let base = match base_url(load, url) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("periscope: {e}");
+            return 3;
+        }
+    };
+    let url = format!("{base}/api/v1/silence/{}", notify::ack::percent_encode(id));
+    let result = call(reqwest::Method::DELETE, &url, None).await;
+    report(result, |_| println!("expired {id}"))
+}
+
+/// `periscope ack GROUP --by NAME`.
+pub async fn ack(load: &LoadOptions, url: Option<&str>, group: &str, by: &str) -> u8 {
+    let base = match base_url(load, url) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("periscope: {e}");
+            return 3;
+        }
+    };
+    let body = json!({ "group": group, "by": by });
+    let url = format!("{base}{}", notify::ack::ACK_PATH);
+    let result = call(reqwest::Method::POST, &url, Some(body)).await;
+    report(result, |_| {
+        println!("acknowledged {group}: no further escalation steps")
+    })
+}
