@@ -18,7 +18,7 @@ use model::alert::Fingerprint;
 use model::{Labels, Timestamp};
 
 use crate::alert::Alert;
-use crate::route::{Route, RouteTree};
+use crate::route::{GroupBy, Route, RouteTree};
 
 /// Identifies a group: a digest of its route and group label values.
 pub type GroupId = u64;
@@ -108,31 +108,29 @@ impl Dispatcher {
     /// `group_wait` from `now`; a resolved alert never starts one (nobody heard of it).
     pub fn insert(&mut self, alert: Alert, now: Timestamp) {
         let alert = Arc::new(alert);
-        let routes: Vec<usize> = self
-            .tree
-            .matching(&alert.labels)
-            .iter()
-            .map(|r| r.id)
-            .collect();
-        for route in routes {
+        // A handle of our own, so the routes can be walked while the groups change.
+        let tree = Arc::clone(&self.tree);
+        for route in tree.matching(&alert.labels) {
             self.insert_at(route, Arc::clone(&alert), now);
         }
     }
 
-    fn insert_at(&mut self, route_id: usize, alert: Arc<Alert>, now: Timestamp) {
-        let route = &self.tree.routes[route_id];
-        let group_labels = route.group_by.group_labels(&alert.labels);
-        let id = group_id(route_id, &group_labels);
+    fn insert_at(&mut self, route: &Route, alert: Arc<Alert>, now: Timestamp) {
+        // Most inserts update an alert of an existing group: the group is found from the
+        // alert's labels without building its group labels and key, which only a new group
+        // needs.
+        let id = group_id_of(route.id, &route.group_by, &alert.labels);
         let group = match self.groups.get_mut(&id) {
             Some(g) => g,
             None => {
                 if !alert.is_firing() {
                     return;
                 }
+                let group_labels = route.group_by.group_labels(&alert.labels);
                 let next_flush = now.plus_millis(route.timing.group_wait.as_millis() as i64);
                 self.timers.insert((next_flush, id));
                 self.groups.entry(id).or_insert(Group {
-                    route: route_id,
+                    route: route.id,
                     key: group_key(route, &group_labels),
                     labels: group_labels,
                     alerts: HashMap::new(),
@@ -230,8 +228,10 @@ pub fn group_key(route: &Route, labels: &Labels) -> String {
     key
 }
 
-/// FNV-1a over the route index and the group labels; stable across runs.
-fn group_id(route: usize, labels: &Labels) -> GroupId {
+/// FNV-1a over the route index and the group labels (those of `labels` that `group_by`
+/// names, in label order: the pairs [`GroupBy::group_labels`] would return); stable across
+/// runs.
+fn group_id_of(route: usize, group_by: &GroupBy, labels: &Labels) -> GroupId {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |bytes: &[u8]| {
         for &b in bytes {
@@ -241,10 +241,16 @@ fn group_id(route: usize, labels: &Labels) -> GroupId {
     };
     eat(&(route as u64).to_le_bytes());
     for (name, value) in labels.iter() {
-        eat(name.as_bytes());
-        eat(&[0xFE]);
-        eat(value.as_bytes());
-        eat(&[0xFF]);
+        let grouped = match group_by {
+            GroupBy::All => true,
+            GroupBy::Labels(names) => names.iter().any(|n| n == name),
+        };
+        if grouped {
+            eat(name.as_bytes());
+            eat(&[0xFE]);
+            eat(value.as_bytes());
+            eat(&[0xFF]);
+        }
     }
     hash
 }

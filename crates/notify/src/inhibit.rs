@@ -17,7 +17,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use model::alert::Fingerprint;
-use model::{ConfigIssue, Labels, Timestamp};
+use model::{ConfigIssue, Labels, MatchOp, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::alert::Alert;
@@ -250,6 +250,9 @@ fn side(
             }
         }
     }
+    // Every alert update is checked against every rule's source matchers: equalities first,
+    // so most alerts are turned away by a string comparison before any regex runs.
+    all.sort_by_key(|m| matches!(m.op, MatchOp::Regex(_) | MatchOp::NotRegex(_)));
     if ok && all.is_empty() {
         issues.push(
             ConfigIssue::new(

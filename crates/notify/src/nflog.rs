@@ -176,7 +176,10 @@ impl NotificationLog {
             Some(e) => {
                 if firing.iter().any(|fp| e.firing.binary_search(fp).is_err()) {
                     Decision::NewFiring
-                } else if resolved.iter().any(|fp| e.resolved.binary_search(fp).is_err()) {
+                } else if resolved
+                    .iter()
+                    .any(|fp| e.resolved.binary_search(fp).is_err())
+                {
                     Decision::Resolved
                 } else if firing.is_empty() {
                     Decision::Nothing
@@ -206,11 +209,8 @@ impl NotificationLog {
         now: Timestamp,
     ) -> DocumentWrite {
         let key = (integration.to_string(), group_key.to_string());
-        let reference = reference.or_else(|| {
-            self.entries
-                .get(&key)
-                .and_then(|e| e.reference.clone())
-        });
+        let reference =
+            reference.or_else(|| self.entries.get(&key).and_then(|e| e.reference.clone()));
         if plan.known_firing.is_empty() {
             self.entries.remove(&key);
             return DocumentWrite::Delete {

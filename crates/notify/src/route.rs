@@ -130,9 +130,16 @@ impl Route {
             return Some((name.clone(), true));
         }
         if !self.active_time_periods.is_empty()
-            && !self.active_time_periods.iter().any(|(_, p)| p.contains(now))
+            && !self
+                .active_time_periods
+                .iter()
+                .any(|(_, p)| p.contains(now))
         {
-            let names: Vec<&str> = self.active_time_periods.iter().map(|(n, _)| n.as_str()).collect();
+            let names: Vec<&str> = self
+                .active_time_periods
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect();
             return Some((names.join(" or "), false));
         }
         None
@@ -253,7 +260,8 @@ impl Builder<'_> {
     /// Adds `raw` and its subtree; returns its index. `key` is its config path prefix
     /// (`""` for the root, `route.0.` below it).
     fn add(&mut self, raw: &RawRoute, parent: &Inherited, path: String, key: &str) -> usize {
-        let issue = |field: &str, message: String| ConfigIssue::new(format!("{key}{field}"), message);
+        let issue =
+            |field: &str, message: String| ConfigIssue::new(format!("{key}{field}"), message);
         let receiver = match &raw.receiver {
             Some(name) => {
                 if !(self.receiver_exists)(name) {
@@ -326,24 +334,29 @@ impl Builder<'_> {
                 parent.timing.repeat_interval,
             ),
         };
-        let mut periods = |field: &str, names: &Option<Vec<String>>, inherited: &[(String, TimePeriod)]| {
-            let Some(names) = names else {
-                return inherited.to_vec();
-            };
-            let mut out = Vec::new();
-            for name in names {
-                match self.periods.get(name) {
-                    Some(p) => out.push((name.clone(), p.clone())),
-                    None => self.issues.push(
-                        issue(field, format!("unknown time period `{name}`"))
-                            .hint("define it as [time_period.NAME]"),
-                    ),
+        let mut periods =
+            |field: &str, names: &Option<Vec<String>>, inherited: &[(String, TimePeriod)]| {
+                let Some(names) = names else {
+                    return inherited.to_vec();
+                };
+                let mut out = Vec::new();
+                for name in names {
+                    match self.periods.get(name) {
+                        Some(p) => out.push((name.clone(), p.clone())),
+                        None => self.issues.push(
+                            issue(field, format!("unknown time period `{name}`"))
+                                .hint("define it as [time_period.NAME]"),
+                        ),
+                    }
                 }
-            }
-            out
-        };
+                out
+            };
         let mute = periods("mute_time_periods", &raw.mute_time_periods, &parent.mute);
-        let active = periods("active_time_periods", &raw.active_time_periods, &parent.active);
+        let active = periods(
+            "active_time_periods",
+            &raw.active_time_periods,
+            &parent.active,
+        );
         let id = self.routes.len();
         self.routes.push(Route {
             id,

@@ -62,9 +62,19 @@ fn groups_split_by_group_by_labels() {
     let mut d = Dispatcher::new(tree("30s", "5m"));
     d.insert(alert("Down", "a", 0), Timestamp(0));
     d.insert(alert("DiskFull", "a", 0), Timestamp(0));
-    let mut keys: Vec<String> = d.flush_due(Timestamp(30 * S)).into_iter().map(|f| f.key).collect();
+    let mut keys: Vec<String> = d
+        .flush_due(Timestamp(30 * S))
+        .into_iter()
+        .map(|f| f.key)
+        .collect();
     keys.sort();
-    assert_eq!(keys, [r#"root:{alertname="DiskFull"}"#, r#"root:{alertname="Down"}"#]);
+    assert_eq!(
+        keys,
+        [
+            r#"root:{alertname="DiskFull"}"#,
+            r#"root:{alertname="Down"}"#
+        ]
+    );
 }
 
 #[test]
@@ -73,12 +83,18 @@ fn resolved_alerts_leave_with_the_flush_that_carries_them_and_empty_groups_go() 
     d.insert(alert("Down", "a", 0), Timestamp(0));
     d.insert(alert("Down", "b", 0), Timestamp(0));
     d.flush_due(Timestamp(30 * S));
-    d.insert(alert("Down", "a", 0).resolved_at(Timestamp(100 * S)), Timestamp(100 * S));
+    d.insert(
+        alert("Down", "a", 0).resolved_at(Timestamp(100 * S)),
+        Timestamp(100 * S),
+    );
     assert_eq!(d.alert_count(), 2);
     let f = d.flush_due(Timestamp(330 * S));
     assert_eq!(names(&f[0]), [("b".into(), true), ("a".into(), false)]);
     assert_eq!(d.alert_count(), 1);
-    d.insert(alert("Down", "b", 0).resolved_at(Timestamp(400 * S)), Timestamp(400 * S));
+    d.insert(
+        alert("Down", "b", 0).resolved_at(Timestamp(400 * S)),
+        Timestamp(400 * S),
+    );
     let f = d.flush_due(Timestamp(630 * S));
     assert_eq!(names(&f[0]), [("b".into(), false)]);
     assert_eq!(d.groups().count(), 0);
@@ -89,7 +105,10 @@ fn resolved_alerts_leave_with_the_flush_that_carries_them_and_empty_groups_go() 
 #[test]
 fn a_resolution_alone_never_starts_a_group() {
     let mut d = Dispatcher::new(tree("30s", "5m"));
-    d.insert(alert("Down", "a", 0).resolved_at(Timestamp(5 * S)), Timestamp(5 * S));
+    d.insert(
+        alert("Down", "a", 0).resolved_at(Timestamp(5 * S)),
+        Timestamp(5 * S),
+    );
     assert_eq!(d.groups().count(), 0);
     assert_eq!(d.next_wake(), None);
 }

@@ -8,7 +8,11 @@ fn fp(n: u64) -> Fingerprint {
     Fingerprint(n)
 }
 
-fn seen<'a>(firing: &'a [Fingerprint], muted: &'a [Fingerprint], resolved: &'a [Fingerprint]) -> Seen<'a> {
+fn seen<'a>(
+    firing: &'a [Fingerprint],
+    muted: &'a [Fingerprint],
+    resolved: &'a [Fingerprint],
+) -> Seen<'a> {
     Seen {
         firing,
         muted,
@@ -36,11 +40,13 @@ fn first_firing_is_sent_then_only_news_or_the_repeat() {
     log.record(I, G, &p, None, t(10));
     // An hour after the last message: repeated.
     assert_eq!(
-        log.plan(I, G, seen(&[fp(2), fp(1)], &[], &[]), HOUR, t(69)).decision,
+        log.plan(I, G, seen(&[fp(2), fp(1)], &[], &[]), HOUR, t(69))
+            .decision,
         Decision::Unchanged
     );
     assert_eq!(
-        log.plan(I, G, seen(&[fp(2), fp(1)], &[], &[]), HOUR, t(70)).decision,
+        log.plan(I, G, seen(&[fp(2), fp(1)], &[], &[]), HOUR, t(70))
+            .decision,
         Decision::Repeat
     );
 }
@@ -93,7 +99,8 @@ fn each_channel_has_its_own_entry() {
     log.record(I, G, &p, Some("T-1".into()), t(0));
     let other = "ops/1:zendesk";
     assert_eq!(
-        log.plan(other, G, seen(&[fp(1)], &[], &[]), HOUR, t(1)).decision,
+        log.plan(other, G, seen(&[fp(1)], &[], &[]), HOUR, t(1))
+            .decision,
         Decision::NewFiring
     );
     // The reference is kept across later deliveries that return none.
@@ -120,7 +127,9 @@ fn the_log_survives_a_restart_through_its_documents() {
     assert_eq!(restored.entry(I, G), log.entry(I, G));
     // After the restart the same alerts are not sent again.
     assert_eq!(
-        restored.plan(I, G, seen(&[fp(1), fp(3)], &[], &[]), HOUR, t(1)).decision,
+        restored
+            .plan(I, G, seen(&[fp(1), fp(3)], &[], &[]), HOUR, t(1))
+            .decision,
         Decision::Unchanged
     );
 }

@@ -21,7 +21,10 @@ fn tree(root: &RawRoute) -> RouteTree {
 }
 
 fn receivers(tree: &RouteTree, l: &Labels) -> Vec<String> {
-    tree.matching(l).iter().map(|r| r.receiver.clone()).collect()
+    tree.matching(l)
+        .iter()
+        .map(|r| r.receiver.clone())
+        .collect()
 }
 
 #[test]
@@ -162,5 +165,9 @@ fn every_problem_is_reported_with_its_path() {
         "{issues:#?}"
     );
     assert!(issues[2].message.contains("unknown receiver `nobody`"));
-    assert!(issues[6].message.contains("unknown time period `never-defined`"));
+    assert!(
+        issues[6]
+            .message
+            .contains("unknown time period `never-defined`")
+    );
 }
