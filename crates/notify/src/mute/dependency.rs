@@ -7,7 +7,7 @@
 //! that paged before its parent broke still hears that it recovered. What this muter holds is
 //! which services fire, fed alert by alert through [`Dependencies::update`].
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use model::alert::Fingerprint;
 use model::{ConfigIssue, Timestamp};
@@ -28,6 +28,9 @@ pub struct Dependencies {
     /// The service each tracked firing alert was counted under, so it is removed from the
     /// same place even if its labels changed.
     service_of: HashMap<Fingerprint, String>,
+    /// Services some other service depends on: only their alerts can mute anything, so only
+    /// they are tracked.
+    parents: HashSet<String>,
 }
 
 impl Dependencies {
@@ -64,12 +67,14 @@ impl Dependencies {
         if !issues.is_empty() {
             return Err(issues);
         }
-        let ancestors = depends_on
+        let ancestors: HashMap<String, Vec<String>> = depends_on
             .keys()
             .map(|s| (s.clone(), ancestors_of(s, depends_on)))
             .collect();
+        let parents = ancestors.values().flatten().cloned().collect();
         Ok(Dependencies {
             ancestors,
+            parents,
             ..Dependencies::default()
         })
     }
@@ -77,7 +82,18 @@ impl Dependencies {
     /// Takes note of one alert: a firing one counts for its service, a resolved one (or one
     /// without a `service` label) no longer does.
     pub fn update(&mut self, alert: &Alert) {
+        // Every alert update passes here: most must cost a lookup at most.
+        if self.parents.is_empty() {
+            return;
+        }
         let fp = alert.fingerprint;
+        let counts_for = alert
+            .labels
+            .get(SERVICE_LABEL)
+            .filter(|s| alert.is_firing() && self.parents.contains(*s));
+        if self.service_of.get(&fp).map(String::as_str) == counts_for {
+            return;
+        }
         if let Some(old) = self.service_of.remove(&fp)
             && let Some(set) = self.firing.get_mut(&old)
         {
@@ -86,8 +102,7 @@ impl Dependencies {
                 self.firing.remove(&old);
             }
         }
-        let service = alert.labels.get(SERVICE_LABEL).filter(|s| !s.is_empty());
-        if let (true, Some(service)) = (alert.is_firing(), service) {
+        if let Some(service) = counts_for {
             self.firing
                 .entry(service.to_string())
                 .or_default()
@@ -96,7 +111,7 @@ impl Dependencies {
         }
     }
 
-    /// Whether `service` has a firing alert.
+    /// Whether `service` has a firing alert (tracked only for services others depend on).
     pub fn is_firing(&self, service: &str) -> bool {
         self.firing.contains_key(service)
     }
