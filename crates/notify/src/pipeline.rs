@@ -374,7 +374,7 @@ impl Pipeline {
         self.counters.muted += muted.len() as u64;
         if firing.is_empty() {
             // Nothing fires that anyone may hear of: an escalation for it has nothing to do.
-            if let Some(write) = self.escalations.resolve(&flush.key, now) {
+            if let Some(write) = self.escalations.resolve(&flush.key) {
                 self.writes.push(write);
             }
         }

@@ -147,7 +147,7 @@ fn time(field: &str, text: &str) -> Result<Timestamp, String> {
 }
 
 /// The silence `body` asks for, at `now`.
-pub fn new_silence(body: SilenceBodyParts, now: Timestamp) -> Result<NewSilence, String> {
+fn new_silence(body: SilenceBody, now: Timestamp) -> Result<NewSilence, String> {
     let starts_at = match &body.starts_at {
         Some(t) => time("starts_at", t)?,
         None => now,
@@ -170,22 +170,6 @@ pub fn new_silence(body: SilenceBodyParts, now: Timestamp) -> Result<NewSilence,
     })
 }
 
-/// The fields of a silence request, shared by the API and the CLI.
-pub struct SilenceBodyParts {
-    /// Matchers as written.
-    pub matchers: Vec<String>,
-    /// RFC 3339 start; now when absent.
-    pub starts_at: Option<String>,
-    /// RFC 3339 end.
-    pub ends_at: Option<String>,
-    /// Or a duration from the start.
-    pub duration: Option<String>,
-    /// Who.
-    pub created_by: String,
-    /// Why.
-    pub comment: String,
-}
-
 async fn add_silence(
     State(n): State<Notifier>,
     body: Result<Json<SilenceBody>, axum::extract::rejection::JsonRejection>,
@@ -194,16 +178,8 @@ async fn add_silence(
         Ok(b) => b,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
     };
-    let parts = SilenceBodyParts {
-        matchers: body.matchers,
-        starts_at: body.starts_at,
-        ends_at: body.ends_at,
-        duration: body.duration,
-        created_by: body.created_by,
-        comment: body.comment,
-    };
     let added = n.with(|p, now| {
-        let new = new_silence(parts, now)?;
+        let new = new_silence(body, now)?;
         let id = p.silences_mut().add(new, now).map_err(|e| e.to_string())?;
         p.save_silence(&id, now);
         Ok::<_, String>(id)

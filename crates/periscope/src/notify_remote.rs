@@ -63,6 +63,26 @@ async fn call(method: reqwest::Method, url: &str, body: Option<Value>) -> Result
     }
 }
 
+/// Asks `serve` at `--url` or the config's address: `request` builds the call from the base
+/// URL; `print` shows a successful answer. Exit codes: 0 done, 1 refused, 3 not found.
+async fn ask<F>(
+    load: &LoadOptions,
+    url: Option<&str>,
+    request: impl FnOnce(&str) -> F,
+    print: impl FnOnce(&Value),
+) -> u8
+where
+    F: std::future::Future<Output = Result<Value, String>>,
+{
+    match base_url(load, url) {
+        Ok(base) => report(request(&base).await, print),
+        Err(e) => {
+            eprintln!("periscope: {e}");
+            3
+        }
+    }
+}
+
 fn report(result: Result<Value, String>, print: impl FnOnce(&Value)) -> u8 {
     match result {
         Ok(v) => {
@@ -78,92 +98,72 @@ fn report(result: Result<Value, String>, print: impl FnOnce(&Value)) -> u8 {
 
 /// `periscope silence add`.
 pub async fn silence_add(load: &LoadOptions, url: Option<&str>, req: SilenceRequest) -> u8 {
-    let base = match base_url(load, url) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("periscope: {e}");
-            return 3;
-        }
-    };
     let body = json!({
         "matchers": req.matchers,
         "duration": req.duration,
         "created_by": req.author,
         "comment": req.comment,
     });
-    let result = call(
-        reqwest::Method::POST,
-        &format!("{base}/api/v1/silences"),
-        Some(body),
-    )
-    .await;
-    report(result, |v| {
+    let request = |base: &str| {
+        let url = format!("{base}/api/v1/silences");
+        async move { call(reqwest::Method::POST, &url, Some(body)).await }
+    };
+    ask(load, url, request, |v| {
         println!("{}", v["id"].as_str().unwrap_or_default())
     })
+    .await
 }
 
 /// `periscope silence list`.
 pub async fn silence_list(load: &LoadOptions, url: Option<&str>, expired: bool) -> u8 {
-    let base = match base_url(load, url) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("periscope: {e}");
-            return 3;
-        }
+    let request = |base: &str| {
+        let url = format!("{base}/api/v1/silences?expired={expired}");
+        async move { call(reqwest::Method::GET, &url, None).await }
     };
-    let url = format!("{base}/api/v1/silences?expired={expired}");
-    let result = call(reqwest::Method::GET, &url, None).await;
-    report(result, |v| {
-        let mut table = comfy_table::Table::new();
-        table.load_style(comfy_table::presets::ASCII_FULL_CONDENSED);
-        table.set_header(["ID", "STATE", "MATCHERS", "ENDS", "BY", "COMMENT"]);
-        for s in v["data"].as_array().into_iter().flatten() {
-            let matchers: Vec<&str> = s["matchers"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
-            table.add_row([
-                s["id"].as_str().unwrap_or_default(),
-                s["state"].as_str().unwrap_or_default(),
-                &matchers.join(", "),
-                s["ends_at"].as_str().unwrap_or_default(),
-                s["created_by"].as_str().unwrap_or_default(),
-                s["comment"].as_str().unwrap_or_default(),
-            ]);
-        }
-        println!("{table}");
-    })
+    ask(load, url, request, print_silences).await
+}
+
+fn print_silences(v: &Value) {
+    let mut table = comfy_table::Table::new();
+    table.load_style(comfy_table::presets::ASCII_FULL_CONDENSED);
+    table.set_header(["ID", "STATE", "MATCHERS", "ENDS", "BY", "COMMENT"]);
+    for s in v["data"].as_array().into_iter().flatten() {
+        let matchers: Vec<&str> = s["matchers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        table.add_row([
+            s["id"].as_str().unwrap_or_default(),
+            s["state"].as_str().unwrap_or_default(),
+            &matchers.join(", "),
+            s["ends_at"].as_str().unwrap_or_default(),
+            s["created_by"].as_str().unwrap_or_default(),
+            s["comment"].as_str().unwrap_or_default(),
+        ]);
+    }
+    println!("{table}");
 }
 
 /// `periscope silence expire ID`.
 pub async fn silence_expire(load: &LoadOptions, url: Option<&str>, id: &str) -> u8 {
-    let base = match base_url(load, url) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("periscope: {e}");
-            return 3;
-        }
+    let request = |base: &str| {
+        let url = format!("{base}/api/v1/silence/{}", notify::ack::percent_encode(id));
+        async move { call(reqwest::Method::DELETE, &url, None).await }
     };
-    let url = format!("{base}/api/v1/silence/{}", notify::ack::percent_encode(id));
-    let result = call(reqwest::Method::DELETE, &url, None).await;
-    report(result, |_| println!("expired {id}"))
+    ask(load, url, request, |_| println!("expired {id}")).await
 }
 
 /// `periscope ack GROUP --by NAME`.
 pub async fn ack(load: &LoadOptions, url: Option<&str>, group: &str, by: &str) -> u8 {
-    let base = match base_url(load, url) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("periscope: {e}");
-            return 3;
-        }
-    };
     let body = json!({ "group": group, "by": by });
-    let url = format!("{base}{}", notify::ack::ACK_PATH);
-    let result = call(reqwest::Method::POST, &url, Some(body)).await;
-    report(result, |_| {
+    let request = |base: &str| {
+        let url = format!("{base}{}", notify::ack::ACK_PATH);
+        async move { call(reqwest::Method::POST, &url, Some(body)).await }
+    };
+    ask(load, url, request, |_| {
         println!("acknowledged {group}: no further escalation steps")
     })
+    .await
 }

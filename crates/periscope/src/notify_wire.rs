@@ -2,12 +2,13 @@
 //! acknowledge-link secret, the pipeline restored from the state database, rule transitions
 //! turned into alerts, and every delivery logged and counted.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use model::Clock;
-use model::alert::{AlertRecord, DocumentStore, Transition};
+use model::alert::{AlertKey, AlertRecord, DocumentStore, Transition};
 use model::level::Level;
 use notify::Alert;
 use notify::ack::AckSigner;
@@ -179,13 +180,16 @@ impl AlertSink {
     /// Hands the notifiable transitions of one evaluation to the pipeline, each as the alert
     /// its record now stands for.
     pub fn transitions(&self, transitions: &[Transition], records: &[AlertRecord]) {
+        if !transitions.iter().any(|t| t.notify) {
+            return;
+        }
+        // One lookup per transition: a rule may hold thousands of alerts.
+        let by_key: HashMap<&AlertKey, &AlertRecord> =
+            records.iter().map(|r| (&r.key, r)).collect();
         let alerts: Vec<Alert> = transitions
             .iter()
             .filter(|t| t.notify)
-            .filter_map(|t| {
-                let record = records.iter().find(|r| r.key == t.key)?;
-                Alert::from_record(record, self.default_level)
-            })
+            .filter_map(|t| Alert::from_record(by_key.get(&t.key)?, self.default_level))
             .collect();
         self.notifier.send(alerts);
     }

@@ -3,147 +3,18 @@
 //! database created for that one test and dropped after it, so parallel tests and reruns never
 //! see each other's rows.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use model::alert::{
     AlertKey, AlertPhase, AlertRecord, AlertStateStore, Change, FlapHistory, HistoryQuery,
     PruneSummary, StateBatch, StateStoreError, Transition,
 };
 use model::{Labels, Timestamp};
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use store::StateDb;
-use tempfile::TempDir;
 
-const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+#[macro_use]
+#[path = "support/fresh_db.rs"]
+mod fresh_db;
 
-#[derive(Clone, Copy, Debug)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// A fresh, empty database for one test.
-struct Fresh {
-    url: String,
-    _dir: Option<TempDir>,
-    /// PostgreSQL: the server URL to drop the database through, and its name.
-    drop: Option<(String, String)>,
-}
-
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
-fn postgres_url() -> String {
-    std::env::var("PERISCOPE_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.to_string())
-}
-
-/// `url` with its database name replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_at(url.find('?').unwrap_or(url.len()));
-    let slash = base.rfind('/').expect("a postgres URL has a /database");
-    format!("{}/{name}{query}", &base[..slash])
-}
-
-async fn admin(url: &str) -> PgConnection {
-    PgConnection::connect(url).await.unwrap_or_else(|e| {
-        panic!(
-            "cannot reach PostgreSQL at {url} ({e}); these tests need it running \
-             (set PERISCOPE_TEST_POSTGRES_URL to use another server)"
-        )
-    })
-}
-
-async fn fresh(backend: Backend, test: &str) -> Fresh {
-    match backend {
-        Backend::Sqlite => {
-            let dir = tempfile::tempdir().expect("temp dir");
-            Fresh {
-                url: format!("sqlite://{}/state.db?mode=rwc", dir.path().display()),
-                _dir: Some(dir),
-                drop: None,
-            }
-        }
-        Backend::Postgres => {
-            let server = postgres_url();
-            let name = format!(
-                "periscope_state_{test}_{}_{}",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            );
-            let mut conn = admin(&server).await;
-            // A crashed earlier run with the same process id may have left it behind.
-            sqlx::raw_sql(AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .execute(&mut conn)
-            .await
-            .expect("drop leftover test database");
-            sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut conn)
-                .await
-                .unwrap_or_else(|e| panic!("create database {name} on {server}: {e}"));
-            Fresh {
-                url: with_database(&server, &name),
-                _dir: None,
-                drop: Some((server, name)),
-            }
-        }
-    }
-}
-
-impl Fresh {
-    async fn open(&self) -> StateDb {
-        StateDb::open(&self.url)
-            .await
-            .unwrap_or_else(|e| panic!("open {}: {e}", self.url))
-    }
-
-    /// Runs one statement directly, beside the StateDb (to break or inspect the database).
-    async fn raw(&self, statement: &str) {
-        if self.drop.is_some() {
-            let mut conn = admin(&self.url).await;
-            sqlx::raw_sql(AssertSqlSafe(statement.to_string()))
-                .execute(&mut conn)
-                .await
-                .expect(statement);
-        } else {
-            let mut conn = sqlx::SqliteConnection::connect(&self.url)
-                .await
-                .expect("sqlite side connection");
-            sqlx::raw_sql(AssertSqlSafe(statement.to_string()))
-                .execute(&mut conn)
-                .await
-                .expect(statement);
-        }
-    }
-
-    async fn finish(self) {
-        if let Some((server, name)) = &self.drop {
-            let mut conn = admin(server).await;
-            sqlx::raw_sql(AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .execute(&mut conn)
-            .await
-            .expect("drop test database");
-        }
-    }
-}
-
-/// Runs each named body once per backend, as `<name>::sqlite` and `<name>::postgres`.
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test]
-            async fn sqlite() {
-                super::$name(super::Backend::Sqlite).await
-            }
-            #[tokio::test]
-            async fn postgres() {
-                super::$name(super::Backend::Postgres).await
-            }
-        }
-    )*};
-}
+use fresh_db::{Backend, fresh};
 
 on_both!(
     records_survive_a_restart,

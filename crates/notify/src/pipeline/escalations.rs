@@ -134,7 +134,7 @@ impl Escalations {
     }
 
     /// Ends the escalation of `group_key` (nothing fires any more); the write that forgets it.
-    pub fn resolve(&mut self, group_key: &str, _now: Timestamp) -> Option<DocumentWrite> {
+    pub fn resolve(&mut self, group_key: &str) -> Option<DocumentWrite> {
         self.by_group.remove(group_key)?;
         Some(DocumentWrite::Delete {
             kind: DOCUMENT_KIND.into(),
