@@ -155,6 +155,9 @@ impl Dispatcher {
             let Some(group) = self.groups.get_mut(&id) else {
                 continue;
             };
+            // A wake-up asked for by `wake_at`, between the group's regular flushes: it
+            // flushes, but leaves the regular cadence alone.
+            let extra = at != group.next_flush;
             let route = &self.tree.routes[group.route];
             let mut alerts: Vec<Arc<Alert>> = group.alerts.values().cloned().collect();
             alerts.sort_by(|a, b| {
@@ -178,7 +181,7 @@ impl Dispatcher {
             });
             if group.alerts.is_empty() {
                 self.groups.remove(&id);
-            } else {
+            } else if !extra {
                 // Counted from the flush's due time, not from `now`, so a late wake-up does not
                 // shift every later flush of the group.
                 let next = at.plus_millis(route.timing.group_interval.as_millis() as i64);
@@ -188,6 +191,17 @@ impl Dispatcher {
             }
         }
         out
+    }
+
+    /// Flushes `group` once more at `at`, between its regular flushes (a partner told only
+    /// after a delay hears at the end of the delay, not at the next `group_interval`). Does
+    /// nothing when the group is gone or flushes by then anyway.
+    pub fn wake_at(&mut self, group: GroupId, at: Timestamp) {
+        if let Some(g) = self.groups.get(&group)
+            && at < g.next_flush
+        {
+            self.timers.insert((at, group));
+        }
     }
 
     /// When the next flush is due, if any group exists.

@@ -23,6 +23,7 @@ pub mod matcher;
 pub mod mute;
 pub mod nflog;
 pub mod oncall;
+pub mod partner;
 pub mod pipeline;
 pub mod route;
 pub mod runner;

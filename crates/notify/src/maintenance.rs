@@ -170,6 +170,11 @@ impl MaintenanceWindows {
         }
     }
 
+    /// Adds `other`'s windows to these.
+    pub fn extend(&mut self, other: MaintenanceWindows) {
+        self.windows.extend(other.windows);
+    }
+
     /// How many windows there are.
     pub fn len(&self) -> usize {
         self.windows.len()

@@ -22,6 +22,8 @@
 mod digest;
 mod escalations;
 pub mod outbox;
+#[cfg(test)]
+mod partner_tests;
 mod receiver;
 #[cfg(test)]
 mod tests;
@@ -42,6 +44,7 @@ use crate::maintenance::MaintenanceWindows;
 use crate::mute::{Dependencies, MuteReason, Muter};
 use crate::nflog::{self, NotificationLog, Seen};
 use crate::oncall::OnCall;
+use crate::partner::Partners;
 use crate::route::RouteTree;
 use crate::silence::Silences;
 
@@ -70,6 +73,9 @@ pub struct Setup {
     pub external_url: String,
     /// Makes signed acknowledge links; `None`: messages carry none.
     pub ack_links: Option<crate::ack::AckSigner>,
+    /// Partners, whose alerts carry their failure modes and whose receivers follow their
+    /// notification rules.
+    pub partners: Partners,
 }
 
 /// One delivery to make: an outbox entry and the channel that makes it.
@@ -105,6 +111,8 @@ pub struct Counters {
     pub muted: u64,
     /// Messages held for a digest.
     pub held: u64,
+    /// Firing alerts a partner was not told of (yet) because of the partner's rule.
+    pub partner_held: u64,
     /// Messages delivered.
     pub delivered: u64,
     /// Failed attempts that will be retried.
@@ -184,11 +192,16 @@ impl Pipeline {
     }
 
     /// Takes one alert update.
-    pub fn ingest(&mut self, alert: Alert, now: Timestamp) {
+    pub fn ingest(&mut self, mut alert: Alert, now: Timestamp) {
         self.counters.updates += 1;
         if alert.level == Level::Logged {
             self.counters.logged += 1;
             return;
+        }
+        if !self.setup.partners.is_empty()
+            && let Some(partner) = self.setup.partners.of(&alert)
+        {
+            partner.annotate(&mut alert);
         }
         self.setup.inhibitor.update(&alert);
         self.setup.dependencies.update(&alert);
@@ -362,16 +375,33 @@ impl Pipeline {
         let mut firing = Vec::new();
         let mut muted = Vec::new();
         let mut resolved = Vec::new();
+        // A partner's rule may hold back what it must not hear of yet: held like a muted
+        // alert (a resolution still reaches it if it heard the alert fire), and the group
+        // flushes again when the first held alert falls due.
+        let mut partner_wake: Option<Timestamp> = None;
+        let mut partner_held = 0;
         for alert in &flush.alerts {
             if !alert.is_firing() {
                 resolved.push(alert.fingerprint);
             } else if self.mute_reason(flush.route, alert, now).is_some() {
                 muted.push(alert.fingerprint);
+            } else if let Some(partner) = &receiver.partner
+                && let Some(due) = partner.decide(alert, now).held_until()
+            {
+                partner_held += 1;
+                muted.push(alert.fingerprint);
+                if let Some(at) = due {
+                    partner_wake = Some(partner_wake.map_or(at, |w| w.min(at)));
+                }
             } else {
                 firing.push(alert.fingerprint);
             }
         }
-        self.counters.muted += muted.len() as u64;
+        self.counters.muted += muted.len() as u64 - partner_held;
+        self.counters.partner_held += partner_held;
+        if let Some(at) = partner_wake {
+            self.dispatcher.wake_at(flush.group, at);
+        }
         if firing.is_empty() {
             // Nothing fires that anyone may hear of: an escalation for it has nothing to do.
             if let Some(write) = self.escalations.resolve(&flush.key) {
@@ -427,6 +457,9 @@ impl Pipeline {
                 continue;
             }
             let mut notification = self.notification(&receiver, flush, alerts, level, now);
+            if let Some(partner) = &receiver.partner {
+                notification.people = partner.contacts.clone();
+            }
             if level == Level::Critical
                 && let Some(policy) = &receiver.escalation
                 && !plan.firing.is_empty()

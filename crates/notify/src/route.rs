@@ -151,6 +151,9 @@ impl Route {
 pub struct RouteTree {
     /// Every route; `routes[0]` is the root.
     pub routes: Vec<Route>,
+    /// Routes outside the tree that every alert is also tried against (partners' routes):
+    /// they never take an alert away from the tree, nor the tree from them.
+    pub sides: Vec<usize>,
 }
 
 impl RouteTree {
@@ -192,8 +195,45 @@ impl RouteTree {
         if builder.issues.is_empty() {
             Ok(RouteTree {
                 routes: builder.routes,
+                sides: Vec::new(),
             })
         } else {
+            Err(builder.issues)
+        }
+    }
+
+    /// Adds a route outside the tree, at `path`, tried for every alert whatever the tree
+    /// decides. It takes the root's grouping and timing where it sets none, but not the
+    /// root's time periods: a side route answers to its own rules. Problems are reported at
+    /// paths relative to `raw`.
+    pub fn add_side(
+        &mut self,
+        path: &str,
+        raw: &RawRoute,
+        receiver_exists: &dyn Fn(&str) -> bool,
+        periods: &TimePeriods,
+    ) -> Result<(), Vec<ConfigIssue>> {
+        let root = self.root();
+        let inherited = Inherited {
+            receiver: root.receiver.clone(),
+            group_by: root.group_by.clone(),
+            timing: root.timing,
+            mute: Vec::new(),
+            active: Vec::new(),
+        };
+        let mut builder = Builder {
+            routes: std::mem::take(&mut self.routes),
+            issues: Vec::new(),
+            receiver_exists,
+            periods,
+        };
+        let id = builder.add(raw, &inherited, path.to_string(), "");
+        self.routes = builder.routes;
+        if builder.issues.is_empty() {
+            self.sides.push(id);
+            Ok(())
+        } else {
+            self.routes.truncate(id);
             Err(builder.issues)
         }
     }
@@ -218,6 +258,11 @@ impl RouteTree {
     pub fn matching(&self, labels: &Labels) -> Vec<&Route> {
         let mut out = Vec::new();
         self.collect(0, labels, &mut out);
+        for &side in &self.sides {
+            if self.routes[side].matchers.matches(labels) {
+                self.collect(side, labels, &mut out);
+            }
+        }
         out
     }
 

@@ -9,6 +9,7 @@ use notify::Alert;
 use notify::alert::level_of;
 use notify::escalation::Target;
 use notify::oncall::OnCall;
+use notify::partner::{Decision, Partner};
 use notify::pipeline::Setup;
 use notify::route::GroupBy;
 
@@ -105,6 +106,10 @@ pub fn explain(setup: &Setup, default_level: Level, labels: Labels, at: Timestam
             .map(|c| c.integration.as_str())
             .collect();
         let _ = writeln!(out, "  receiver {}: {}", receiver.name, channels.join(", "));
+        if let Some(partner) = &receiver.partner {
+            explain_partner(&mut out, partner, &alert, at);
+            continue;
+        }
         match (level, &receiver.hours) {
             (Level::NonCritical, Some((name, hours))) if !hours.contains(at) => {
                 let when = hours
@@ -151,6 +156,39 @@ pub fn explain(setup: &Setup, default_level: Level, labels: Labels, at: Timestam
         }
     }
     out
+}
+
+/// What a partner's rule does with `alert` firing since `at`.
+fn explain_partner(out: &mut String, partner: &Partner, alert: &Alert, at: Timestamp) {
+    if let Some(description) = &partner.description {
+        let _ = writeln!(out, "  partner {}: {description}", partner.name);
+    }
+    if let Some(mode) = partner.failure_mode(alert) {
+        let response = mode.response.as_deref().unwrap_or("no agreed response");
+        let _ = writeln!(out, "  failure mode {:?}: {response}", mode.name);
+    }
+    match partner.decide(alert, at) {
+        Decision::Now => {
+            let _ = writeln!(out, "  told at once");
+        }
+        Decision::At(when, why) => {
+            let _ = writeln!(out, "  {why}: told at {when} if still failing");
+        }
+        Decision::Never(why) => {
+            let _ = writeln!(out, "  NOT TOLD: {why}");
+        }
+    }
+    let contacts: Vec<String> = partner
+        .contacts
+        .iter()
+        .map(|c| match &c.email {
+            Some(email) => format!("{} <{email}>", c.name),
+            None => c.name.clone(),
+        })
+        .collect();
+    if !contacts.is_empty() {
+        let _ = writeln!(out, "  contacts: {}", contacts.join(", "));
+    }
 }
 
 /// Who the targets are at `at`, with why.

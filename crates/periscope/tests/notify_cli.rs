@@ -176,3 +176,121 @@ fn response_config_mistakes_are_all_reported_with_their_place() {
         "{text}"
     );
 }
+
+const PARTNERS: &str = r#"
+[partner.acme]
+description = "rating service"
+hours = "mon-fri 08:00-18:00 America/New_York"
+after = "1h"
+only_in_hours = true
+[[partner.acme.contact]]
+name = "ACME NOC"
+email = "noc@acme.example"
+[[partner.acme.channel]]
+kind = "webhook"
+url = "http://127.0.0.1:9/acme"
+[[partner.acme.failure_mode]]
+name = "zip code mismatch"
+matchers = ['error="zip"']
+response = "WONTFIX: they update twice a year"
+notify = "never"
+[[partner.acme.downtime]]
+when = "sun 02:00-04:00 America/New_York"
+comment = "ACME's weekly batch"
+"#;
+
+#[test]
+fn test_route_shows_what_a_partners_rule_does() {
+    let w = World::new(&format!("{CONFIG}{PARTNERS}"));
+    // Wednesday 10:00 New York (15:00 UTC): our pager hears at once, ACME in an hour.
+    let out = w.run(&[
+        "test-route",
+        "alertname=QuoteErrors",
+        "level=critical",
+        "partner=acme",
+        "--at",
+        "2026-11-18T15:00:00Z",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    for expected in [
+        "Route root.0 {level=\"critical\"} -> pager",
+        "Route partner:acme {partner=\"acme\"} -> partner:acme",
+        "receiver partner:acme: partner:acme/0:webhook",
+        "partner acme: rating service",
+        "partner acme: only if still failing 1h after it began: told at 2026-11-18T16:00:00.000Z if still failing",
+        "contacts: ACME NOC <noc@acme.example>",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    // Friday 17:30 New York: the hour is up at 18:30, after their hours: Monday 08:00.
+    let friday = stdout(&w.run(&[
+        "test-route",
+        "alertname=QuoteErrors",
+        "partner=acme",
+        "--at",
+        "2026-11-20T22:30:00Z",
+    ]));
+    assert!(
+        friday.contains("told at 2026-11-23T13:00:00.000Z if still failing"),
+        "{friday}"
+    );
+    let wontfix = stdout(&w.run(&[
+        "test-route",
+        "alertname=Mismatch",
+        "partner=acme",
+        "error=zip",
+        "--at",
+        "2026-11-18T15:00:00Z",
+    ]));
+    assert!(
+        wontfix.contains("failure mode \"zip code mismatch\": WONTFIX: they update twice a year"),
+        "{wontfix}"
+    );
+    assert!(
+        wontfix.contains("NOT TOLD: failure mode \"zip code mismatch\": never notified"),
+        "{wontfix}"
+    );
+    // Sunday 03:00 New York: their batch window mutes their alerts for everyone.
+    let batch = stdout(&w.run(&[
+        "test-route",
+        "alertname=QuoteErrors",
+        "partner=acme",
+        "--at",
+        "2026-11-22T08:00:00Z",
+    ]));
+    assert!(batch.contains("MUTED at this time"), "{batch}");
+    assert!(batch.contains("ACME's weekly batch"), "{batch}");
+}
+
+#[test]
+fn partner_mistakes_are_reported_with_their_place() {
+    let broken = PARTNERS
+        .replace("after = \"1h\"", "after = \"soon\"")
+        .replace("notify = \"never\"", "notify = \"rarely\"")
+        .replace("kind = \"webhook\"", "kind = \"fax\"")
+        .replace(
+            "[[partner.acme.downtime]]\n",
+            "[[partner.acme.downtime]]\nfrom = \"yesterday\"\n",
+        );
+    let w = World::new(&format!(
+        "{CONFIG}{broken}\n[partner.zeta]\ndescription = \"no contact\"\n"
+    ));
+    let text = stderr(&w.run(&["check-config"]));
+    for expected in [
+        "partner.acme.after: ",
+        "partner.acme.failure_mode.0.notify: `rarely` is not a notification rule",
+        "partner.acme.channel.0.kind: unknown channel kind `fax`",
+        "partner.acme.downtime.0.from: \"yesterday\" is not an RFC 3339 time",
+        "partner.zeta: partner `zeta` has no way to be told",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    // Partners without [notify] are an error, not silently ignored.
+    let w = World::new("[partner.acme]\nnotify = \"never\"\n");
+    let text = stderr(&w.run(&["check-config"]));
+    assert!(
+        text.contains("partner: partners are told through [notify], which is missing"),
+        "{text}"
+    );
+}

@@ -142,6 +142,7 @@ pub fn setup(t0: Timestamp) -> Result<Setup, String> {
         policies: Arc::new(policies),
         external_url: "http://periscope.example".into(),
         ack_links: None,
+        partners: Default::default(),
     })
 }
 

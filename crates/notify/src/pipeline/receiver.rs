@@ -6,6 +6,7 @@ use std::sync::Arc;
 use model::time_period::TimePeriod;
 
 use crate::channel::Channel;
+use crate::partner::Partner;
 
 /// One channel of a receiver, with the name its notification-log entries go by.
 #[derive(Clone)]
@@ -33,6 +34,8 @@ pub struct Receiver {
     pub escalation: Option<String>,
     /// Most alerts in one message (0: all); the rest are counted as truncated.
     pub max_alerts: usize,
+    /// The partner this receiver reaches (`partner:NAME`), whose rule decides when it hears.
+    pub partner: Option<Arc<Partner>>,
 }
 
 impl Receiver {
@@ -54,6 +57,7 @@ impl Receiver {
             hours: None,
             escalation: None,
             max_alerts: 0,
+            partner: None,
         }
     }
 }
@@ -72,6 +76,7 @@ impl std::fmt::Debug for Receiver {
             )
             .field("hours", &self.hours.as_ref().map(|(n, _)| n))
             .field("escalation", &self.escalation)
+            .field("partner", &self.partner.as_ref().map(|p| &p.name))
             .finish()
     }
 }

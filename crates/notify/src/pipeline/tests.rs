@@ -18,7 +18,7 @@ use crate::route::RawRoute;
 use crate::silence::NewSilence;
 
 /// A channel the pure pipeline never calls: tests report outcomes themselves.
-struct Inert(&'static str);
+pub(super) struct Inert(pub(super) &'static str);
 
 impl Channel for Inert {
     fn kind(&self) -> &'static str {
@@ -32,7 +32,7 @@ impl Channel for Inert {
     }
 }
 
-fn at(text: &str) -> Timestamp {
+pub(super) fn at(text: &str) -> Timestamp {
     Timestamp::from_jiff(text.parse().unwrap())
 }
 
@@ -53,15 +53,20 @@ struct Options {
     inhibit: Vec<RawInhibitRule>,
 }
 
-fn setup(opts: Options) -> Setup {
-    let root = RawRoute {
+/// Everything to `ops`, by `alertname`, waiting 30 s, updating every 5 min, repeating every 4 h.
+pub(super) fn root_route() -> RawRoute {
+    RawRoute {
         receiver: Some("ops".into()),
         group_by: Some(vec!["alertname".into()]),
         group_wait: Some("30s".into()),
         group_interval: Some("5m".into()),
         repeat_interval: Some("4h".into()),
         ..RawRoute::default()
-    };
+    }
+}
+
+fn setup(opts: Options) -> Setup {
+    let root = root_route();
     let tree = Arc::new(RouteTree::build(&root, &|_| true, &TimePeriods::default()).unwrap());
     let mut ops = Receiver::new(
         "ops",
@@ -110,6 +115,7 @@ fn setup(opts: Options) -> Setup {
         policies: Arc::new(policies),
         external_url: "http://periscope.test".into(),
         ack_links: AckSigner::new(b"a test secret of 32 bytes, really"),
+        partners: Default::default(),
     }
 }
 
@@ -122,7 +128,7 @@ fn plain() -> Options {
 }
 
 /// Delivers every delivery successfully; returns them.
-fn deliver_all(p: &mut Pipeline, now: Timestamp) -> Vec<Delivery> {
+pub(super) fn deliver_all(p: &mut Pipeline, now: Timestamp) -> Vec<Delivery> {
     let out = p.tick(now);
     for d in &out {
         let r = p.finished(

@@ -19,12 +19,15 @@ use notify::inhibit::{Inhibitor, RawInhibitRule};
 use notify::maintenance::{MaintenanceWindows, RawWindow};
 use notify::mute::Dependencies;
 use notify::oncall::{OnCall, RawPerson, RawSchedule};
+use notify::partner::RawPartner;
 use notify::pipeline::{ChannelSlot, Receiver, Setup};
 use notify::route::{RawRoute, RouteTree};
 use notify::template::Templates;
 use serde::Deserialize;
 use toml::Spanned;
 use toml::de::DeValue;
+
+mod partners;
 
 use super::errors::ConfigError;
 use super::locate;
@@ -141,13 +144,24 @@ pub fn load(
         }
     };
     let oncall = Arc::new(oncall);
+    let partners: BTreeMap<String, RawPartner<toml::Table>> =
+        r.section("partner").unwrap_or_default();
     let Some(section) = r.section::<NotifySection>("notify") else {
+        if !partners.is_empty() {
+            r.error(
+                "partner",
+                "partners are told through [notify], which is missing",
+                Some("add [notify] with a [notify.route] saying where alerts go".into()),
+            );
+        }
         return Loaded {
             notify: None,
             oncall,
         };
     };
-    let notify = r.build(section, periods, &oncall, policies, mail, base_dir);
+    let notify = r.build(
+        section, partners, periods, &oncall, policies, mail, base_dir,
+    );
     Loaded { notify, oncall }
 }
 
@@ -190,9 +204,11 @@ impl Reader<'_, '_> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn build(
         &mut self,
         section: NotifySection,
+        partners: BTreeMap<String, RawPartner<toml::Table>>,
         periods: &TimePeriods,
         oncall: &Arc<OnCall>,
         policies: Option<EscalationPolicies>,
@@ -252,6 +268,7 @@ impl Reader<'_, '_> {
             );
             receivers.insert(name, receiver);
         }
+        let partners = self.partners(partners, periods, &ctx, base_dir, &mut receivers);
         let Some(route) = section.route else {
             self.error(
                 "notify",
@@ -260,15 +277,21 @@ impl Reader<'_, '_> {
             );
             return None;
         };
-        let tree = RouteTree::build(&route, &|r| receivers.contains_key(r), periods)
+        let mut tree = RouteTree::build(&route, &|r| receivers.contains_key(r), periods)
             .map_err(|issues| self.issues("notify.route", issues))
             .ok();
         let inhibitor = Inhibitor::build(&section.inhibit)
             .map_err(|issues| self.issues("notify.inhibit", issues))
             .ok();
-        let maintenance = MaintenanceWindows::build(&section.maintenance, periods)
+        let mut maintenance = MaintenanceWindows::build(&section.maintenance, periods)
             .map_err(|issues| self.issues("notify.maintenance", issues))
             .ok();
+        let partners = match (partners, &mut tree, &mut maintenance) {
+            (Some(p), Some(tree), Some(maintenance)) => {
+                Some(p.install(self, tree, maintenance, periods))
+            }
+            _ => None,
+        };
         let dependencies = Dependencies::build(&section.depends_on)
             .map_err(|issues| self.issues("notify.depends_on", issues))
             .ok();
@@ -301,6 +324,7 @@ impl Reader<'_, '_> {
                     .external_url
                     .unwrap_or_else(|| "http://localhost:9187".into()),
                 ack_links: None,
+                partners: partners?,
             },
             default_level,
             ack_secret,

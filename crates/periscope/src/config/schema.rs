@@ -23,6 +23,7 @@ pub const SECTIONS: &[&str] = &[
     "person",
     "schedule",
     "escalation",
+    "partner",
     "rules",
     "rule",
     "time_period",
