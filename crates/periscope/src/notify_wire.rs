@@ -2,14 +2,13 @@
 //! acknowledge-link secret, the pipeline restored from the state database, rule transitions
 //! turned into alerts, and every delivery logged and counted.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
-use model::Clock;
 use model::alert::{AlertKey, AlertRecord, DocumentStore, Transition};
 use model::level::Level;
+use model::{Clock, Sample, Timestamp};
 use notify::Alert;
 use notify::ack::AckSigner;
 use notify::channel::{BoxFuture, DeliveryError, Mail, MailSender};
@@ -48,15 +47,32 @@ impl MailSender for SmtpMailer {
     }
 }
 
-/// Delivery counters, for the self metrics and the status API.
+/// Delivery outcomes per channel, for Periscope's own metrics:
+/// `periscope_notifications_total{channel, outcome}` with outcome `delivered`, `retried` (a
+/// failed attempt that will be tried again) or `failed` (given up).
 #[derive(Default)]
 pub struct DeliveryStats {
-    /// Messages delivered.
-    pub delivered: AtomicU64,
-    /// Failed attempts that will be retried.
-    pub retried: AtomicU64,
-    /// Messages given up.
-    pub failed: AtomicU64,
+    counts: Mutex<BTreeMap<(String, &'static str), u64>>,
+}
+
+impl DeliveryStats {
+    fn count(&self, channel: &str, outcome: &'static str) {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        *counts.entry((channel.to_string(), outcome)).or_default() += 1;
+    }
+
+    /// The counters as samples at `now`.
+    pub fn to_samples(&self, now: Timestamp) -> Vec<Sample> {
+        let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        counts
+            .iter()
+            .map(|((channel, outcome), n)| {
+                Sample::new("periscope_notifications_total", *n as f64, now)
+                    .label("channel", channel.as_str())
+                    .label("outcome", *outcome)
+            })
+            .collect()
+    }
 }
 
 /// Logs every delivery the way operators grep for it, and counts it.
@@ -66,15 +82,15 @@ impl Observer for LogObserver {
     fn delivery(&self, e: &DeliveryEvent) {
         match &e.outcome {
             Finished::Delivered => {
-                self.0.delivered.fetch_add(1, Ordering::Relaxed);
+                self.0.count(&e.integration, "delivered");
                 tracing::info!(channel = %e.integration, group = %e.group_key, alerts = e.alerts, attempt = e.attempt, "notification delivered");
             }
             Finished::Retrying(at) => {
-                self.0.retried.fetch_add(1, Ordering::Relaxed);
+                self.0.count(&e.integration, "retried");
                 tracing::warn!(channel = %e.integration, group = %e.group_key, attempt = e.attempt, retry_at = %at, error = e.error.as_deref().unwrap_or(""), "notification failed; will retry");
             }
             Finished::Failed => {
-                self.0.failed.fetch_add(1, Ordering::Relaxed);
+                self.0.count(&e.integration, "failed");
                 tracing::error!(channel = %e.integration, group = %e.group_key, attempt = e.attempt, error = e.error.as_deref().unwrap_or(""), "notification failed; given up");
             }
             Finished::Unknown => {}
@@ -203,5 +219,50 @@ impl AlertSink {
             .filter_map(|r| Alert::from_record(r, self.default_level))
             .collect();
         self.notifier.send(alerts);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(channel: &str, outcome: Finished) -> DeliveryEvent {
+        DeliveryEvent {
+            integration: channel.into(),
+            group_key: "root:{}".into(),
+            alerts: 1,
+            attempt: 1,
+            outcome,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn every_delivery_outcome_is_counted_per_channel_as_a_metric() {
+        let stats = Arc::new(DeliveryStats::default());
+        let observer = LogObserver(Arc::clone(&stats));
+        let now = Timestamp::from_millis(1_000);
+        observer.delivery(&event("ops/0:webhook", Finished::Delivered));
+        observer.delivery(&event("ops/0:webhook", Finished::Delivered));
+        observer.delivery(&event("ops/1:email", Finished::Retrying(now)));
+        observer.delivery(&event("ops/1:email", Finished::Failed));
+        observer.delivery(&event("ops/1:email", Finished::Unknown));
+        let shown: Vec<String> = stats
+            .to_samples(now)
+            .iter()
+            .map(|s| {
+                let labels: Vec<String> =
+                    s.labels.iter().map(|(n, v)| format!("{n}={v}")).collect();
+                format!("{}{{{}}} {}", s.name, labels.join(","), s.value)
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "periscope_notifications_total{channel=ops/0:webhook,outcome=delivered} 2",
+                "periscope_notifications_total{channel=ops/1:email,outcome=failed} 1",
+                "periscope_notifications_total{channel=ops/1:email,outcome=retried} 1",
+            ]
+        );
     }
 }

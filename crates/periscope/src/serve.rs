@@ -146,6 +146,7 @@ pub async fn serve(load: &LoadOptions) -> u8 {
         clock,
         metrics.clone(),
         push_stats,
+        delivery_stats,
         receivers,
     );
     daemon.run(shutdown_signal()).await;
@@ -313,6 +314,7 @@ struct Daemon<'a> {
     /// The metric store, unless `[store]` is disabled.
     metrics: Option<Arc<store::Store>>,
     push_stats: Arc<PushStats>,
+    delivery_stats: Arc<notify_wire::DeliveryStats>,
     receivers: Vec<ReceiverStats>,
     /// Next due time per enabled monitor.
     due: Vec<Timestamp>,
@@ -330,6 +332,7 @@ impl<'a> Daemon<'a> {
         clock: Arc<dyn Clock>,
         metrics: Option<Arc<store::Store>>,
         push_stats: Arc<PushStats>,
+        delivery_stats: Arc<notify_wire::DeliveryStats>,
         receivers: Vec<ReceiverStats>,
     ) -> Self {
         let now = clock.now();
@@ -340,6 +343,7 @@ impl<'a> Daemon<'a> {
             clock,
             metrics,
             push_stats,
+            delivery_stats,
             receivers,
             due: vec![now; n],
             running: vec![false; n],
@@ -407,6 +411,7 @@ impl<'a> Daemon<'a> {
         let now = self.clock.now();
         let mut samples = store.self_metrics(now);
         samples.extend(self.push_stats.to_samples(now));
+        samples.extend(self.delivery_stats.to_samples(now));
         for r in &self.receivers {
             samples.extend(r.stats.samples(r.broker, &r.name, now));
         }
