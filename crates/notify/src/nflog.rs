@@ -237,6 +237,35 @@ impl NotificationLog {
         DocumentWrite::Put(doc)
     }
 
+    /// Forgets entries last written more than `retention` before `now` whose group is not
+    /// `active` (the group vanished without resolving: its rule was removed, or its alerts
+    /// never came back after a restart). Returns the deletions for the state database.
+    pub fn gc(
+        &mut self,
+        now: Timestamp,
+        retention: Duration,
+        active: &dyn Fn(&str) -> bool,
+    ) -> Vec<DocumentWrite> {
+        let cutoff = now.plus_millis(-(retention.as_millis() as i64));
+        let stale: Vec<(String, String)> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.sent_at < cutoff && !active(&e.group_key))
+            .map(|(k, _)| k.clone())
+            .collect();
+        stale
+            .into_iter()
+            .map(|(integration, group_key)| {
+                self.entries
+                    .remove(&(integration.clone(), group_key.clone()));
+                DocumentWrite::Delete {
+                    kind: DOCUMENT_KIND.into(),
+                    key: document_key(&integration, &group_key),
+                }
+            })
+            .collect()
+    }
+
     /// The references (ticket ids) each channel holds for `group_key`, by integration.
     pub fn references(&self, group_key: &str) -> BTreeMap<&str, &str> {
         self.entries

@@ -21,6 +21,8 @@
 
 mod digest;
 mod escalations;
+#[cfg(test)]
+mod gc_tests;
 pub mod outbox;
 #[cfg(test)]
 mod partner_tests;
@@ -78,6 +80,12 @@ pub struct Setup {
     pub partners: Partners,
 }
 
+/// How long expired silences and the log entries of vanished groups are kept, as in
+/// Alertmanager (`--data.retention`, 120 h): long enough to look back over a weekend.
+pub const RETENTION: std::time::Duration = std::time::Duration::from_secs(120 * 3600);
+/// How often [`Pipeline::tick`] collects what [`RETENTION`] lets go.
+const GC_EVERY_MS: i64 = 3_600_000;
+
 /// One delivery to make: an outbox entry and the channel that makes it.
 #[derive(Clone)]
 pub struct Delivery {
@@ -133,6 +141,8 @@ pub struct Pipeline {
     channels: HashMap<String, Arc<dyn Channel>>,
     writes: Vec<DocumentWrite>,
     counters: Counters,
+    /// When the next garbage collection runs (the first tick runs one).
+    next_gc: Timestamp,
 }
 
 impl Pipeline {
@@ -155,6 +165,7 @@ impl Pipeline {
             channels,
             writes: Vec::new(),
             counters: Counters::default(),
+            next_gc: Timestamp::from_millis(i64::MIN),
         }
     }
 
@@ -210,6 +221,10 @@ impl Pipeline {
 
     /// Runs every stage due at `now`; returns the deliveries to make now.
     pub fn tick(&mut self, now: Timestamp) -> Vec<Delivery> {
+        if now >= self.next_gc {
+            self.gc(now);
+            self.next_gc = now.plus_millis(GC_EVERY_MS);
+        }
         for flush in self.dispatcher.flush_due(now) {
             self.plan_flush(&flush, now);
         }
@@ -291,6 +306,24 @@ impl Pipeline {
         .flatten()
         .chain(digest_wake)
         .min()
+    }
+
+    /// Forgets silences expired more than [`RETENTION`] ago and the log entries of groups
+    /// that vanished that long ago, in memory and in the state database.
+    fn gc(&mut self, now: Timestamp) {
+        for id in self.silences.gc(now, RETENTION) {
+            self.writes.push(DocumentWrite::Delete {
+                kind: crate::silence::DOCUMENT_KIND.into(),
+                key: id,
+            });
+        }
+        let active: std::collections::HashSet<&str> = self
+            .dispatcher
+            .groups()
+            .map(|(_, g)| g.key.as_str())
+            .collect();
+        let deleted = self.nflog.gc(now, RETENTION, &|key| active.contains(key));
+        self.writes.extend(deleted);
     }
 
     /// The state-database writes made since the last call, in order.

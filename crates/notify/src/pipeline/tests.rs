@@ -36,7 +36,7 @@ pub(super) fn at(text: &str) -> Timestamp {
     Timestamp::from_jiff(text.parse().unwrap())
 }
 
-fn alert(name: &str, instance: &str, level: &str, start: Timestamp) -> Alert {
+pub(super) fn alert(name: &str, instance: &str, level: &str, start: Timestamp) -> Alert {
     let labels: Labels = [
         ("alertname", name),
         ("instance", instance),
@@ -47,7 +47,7 @@ fn alert(name: &str, instance: &str, level: &str, start: Timestamp) -> Alert {
     Alert::firing(labels, start)
 }
 
-struct Options {
+pub(super) struct Options {
     hours: Option<&'static str>,
     escalation: bool,
     inhibit: Vec<RawInhibitRule>,
@@ -65,7 +65,7 @@ pub(super) fn root_route() -> RawRoute {
     }
 }
 
-fn setup(opts: Options) -> Setup {
+pub(super) fn setup(opts: Options) -> Setup {
     let root = root_route();
     let tree = Arc::new(RouteTree::build(&root, &|_| true, &TimePeriods::default()).unwrap());
     let mut ops = Receiver::new(
@@ -119,7 +119,7 @@ fn setup(opts: Options) -> Setup {
     }
 }
 
-fn plain() -> Options {
+pub(super) fn plain() -> Options {
     Options {
         hours: None,
         escalation: false,
@@ -436,7 +436,7 @@ fn critical_alerts_escalate_until_acknowledged() {
 }
 
 /// Applies writes to an in-memory table, as the state database would.
-fn apply(table: &mut BTreeMap<(String, String), Document>, writes: Vec<DocumentWrite>) {
+pub(super) fn apply(table: &mut BTreeMap<(String, String), Document>, writes: Vec<DocumentWrite>) {
     for w in writes {
         match w {
             DocumentWrite::Put(d) => {
