@@ -13,6 +13,7 @@ mod config;
 mod demo;
 mod http_server;
 mod ingest;
+mod notify_ack_page;
 mod notify_api;
 mod notify_cli;
 mod notify_remote;

@@ -1,6 +1,7 @@
 //! The response side end to end with the real binary: a pushed metric crosses a TOML rule,
 //! the webhook receives Alertmanager's version 4 payload, the recovery arrives as `resolved`,
-//! a restart sends nothing twice, and silences and acknowledgements work over the API.
+//! a restart sends nothing twice, and silences and acknowledgements work over the API and
+//! through the signed link's page.
 
 mod common;
 
@@ -49,35 +50,36 @@ async fn get_json(client: &reqwest::Client, url: &str) -> Value {
 }
 
 fn config(port: u16, hook: &str) -> String {
-    format!(
-        "[store]\ndir = \"metrics\"\ncommit_window = \"2ms\"\n\n\
-         [http]\nlisten = \"127.0.0.1:{port}\"\n\n\
-         [rules]\ninterval = \"200ms\"\n\n\
-         [rule.ApiLatency]\n\
-         expr = 'latency_seconds{{job=\"api\"}}'\n\
-         above = {{ critical = 4 }}\n\
-         no_data = \"ok\"\n\
-         annotations = {{ summary = \"{{{{ $labels.job }}}} is slow\" }}\n\n\
-         [notify]\nexternal_url = \"http://periscope.test\"\n\n\
-         [notify.route]\nreceiver = \"ops\"\ngroup_by = [\"alertname\"]\n\
-         group_wait = \"0s\"\ngroup_interval = \"500ms\"\n\n\
-         [notify.receiver.ops]\n\
-         [[notify.receiver.ops.channel]]\nkind = \"webhook\"\nurl = \"{hook}\"\n"
-    )
+    common::notify::config(port, hook, "", "")
 }
 
-async fn push(client: &reqwest::Client, base: &str, value: f64) -> Instant {
-    let now_ms = model::Clock::now(&model::SystemClock).as_millis();
-    let sent = Instant::now();
-    let response = client
-        .post(format!("{base}/api/v1/push"))
-        .header("content-type", "text/plain; version=0.0.4")
-        .body(format!("latency_seconds{{job=\"api\"}} {value} {now_ms}\n"))
+/// POSTs `fields` as an HTML form would.
+async fn post_form(
+    client: &reqwest::Client,
+    url: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish();
+    client
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
         .send()
         .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    sent
+        .unwrap()
+}
+
+/// The status and text of a page, checking it is HTML.
+async fn page(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let kind = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(kind, "text/html; charset=utf-8");
+    (status, response.text().await.unwrap())
 }
 
 /// Waits up to 30 s for the `n`th body (counting from 1) the webhook received.
@@ -100,7 +102,7 @@ async fn an_alert_reaches_the_webhook_resolves_and_is_not_repeated_after_a_resta
     let serve = Serve::start(&w, port);
     let client = reqwest::Client::new();
 
-    let pushed = push(&client, &serve.base, 5.0).await;
+    let pushed = common::notify::push(&client, &serve.base, 5.0).await;
     let (at, body) = nth(&received, 1).await;
     eprintln!("sample pushed -> webhook called: {:?}", at - pushed);
     assert_eq!(body["version"], "4");
@@ -122,7 +124,7 @@ async fn an_alert_reaches_the_webhook_resolves_and_is_not_repeated_after_a_resta
     let serve = Serve::start(&w, port);
     // A new client: the old one's pooled connection went with the old process.
     let client = reqwest::Client::new();
-    push(&client, &serve.base, 5.0).await;
+    common::notify::push(&client, &serve.base, 5.0).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
         received.lock().unwrap().len(),
@@ -131,7 +133,7 @@ async fn an_alert_reaches_the_webhook_resolves_and_is_not_repeated_after_a_resta
     );
 
     // It recovers: the resolution arrives, once.
-    push(&client, &serve.base, 1.0).await;
+    common::notify::push(&client, &serve.base, 1.0).await;
     let (_, body) = nth(&received, 2).await;
     assert_eq!(body["status"], "resolved");
     assert_eq!(body["alerts"][0]["status"], "resolved");
@@ -171,7 +173,7 @@ async fn silences_and_acknowledgements_over_the_api() {
     assert_eq!(list["data"][0]["state"], "active");
 
     // A silenced alert reaches nobody.
-    push(&client, &serve.base, 5.0).await;
+    common::notify::push(&client, &serve.base, 5.0).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(received.lock().unwrap().is_empty());
     let status = get_json(&client, &format!("{}/api/v1/notify/status", serve.base)).await;
@@ -213,12 +215,123 @@ async fn silences_and_acknowledgements_over_the_api() {
     )
     .await;
     assert_eq!(ack.status().as_u16(), 404);
+    // Links and forms that were not signed for their group are refused, saying why.
+    let ack_url = format!("{}/api/v1/notify/ack", serve.base);
     let forged = client
-        .get(format!("{}/api/v1/notify/ack?group=x&sig=00", serve.base))
+        .get(format!("{ack_url}?group=x&sig=00"))
         .send()
         .await
         .unwrap();
-    assert_eq!(forged.status().as_u16(), 403);
+    let (code, text) = page(forged).await;
+    assert_eq!(code, 403);
+    assert!(text.contains("signature does not match"), "{text}");
+    let (code, text) = page(
+        client
+            .get(format!("{ack_url}?group=x"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(code, 403);
+    assert!(text.contains("needs both `group` and `sig`"), "{text}");
+    let (code, _) =
+        page(post_form(&client, &ack_url, &[("group", "x"), ("sig", "00")]).await).await;
+    assert_eq!(code, 403);
+    serve.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_acknowledge_link_asks_on_get_and_acknowledges_on_post() {
+    let (hook, received) = webhook().await;
+    let port = free_port();
+    let w = World::new(&common::notify::config(
+        port,
+        &hook,
+        "escalation = \"ops\"\n",
+        &common::notify::escalation("2s"),
+    ));
+    let serve = Serve::start(&w, port);
+    let client = reqwest::Client::new();
+    let status_url = format!("{}/api/v1/notify/status", serve.base);
+
+    common::notify::push(&client, &serve.base, 5.0).await;
+    let (_, first) = nth(&received, 1).await;
+    assert_eq!(first["periscope"]["people"][0]["name"], "alice");
+    // The link exactly as the message carries it, pointed at this server.
+    let link = first["periscope"]["ackURL"].as_str().unwrap();
+    let link = link.replace("http://periscope.test", &serve.base);
+    let parsed = url::Url::parse(&link).unwrap();
+    let field = |name: &str| {
+        parsed
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .unwrap()
+    };
+    let (group, sig) = (field("group"), field("sig"));
+    assert_eq!(group, first["groupKey"].as_str().unwrap());
+
+    // Opening it, as a link preview would, shows the group and a form, and changes nothing.
+    let (code, text) = page(client.get(&link).send().await.unwrap()).await;
+    assert_eq!(code, 200, "{text}");
+    assert!(text.contains("alertname=&quot;ApiLatency&quot;"), "{text}");
+    assert!(text.contains("Escalating: step 1 of 2 sent"), "{text}");
+    assert!(
+        text.contains("<form method=\"post\" action=\"ack\">"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("name=\"sig\" value=\"{sig}\"")),
+        "{text}"
+    );
+    let status = get_json(&client, &status_url).await;
+    assert_eq!(status["data"]["escalations"][0]["group"], group.as_str());
+    assert_eq!(
+        status["data"]["escalations"][0]["acknowledged_by"],
+        Value::Null,
+        "{status}"
+    );
+    // The escalation goes on: step 2 reaches Bob.
+    let (_, second) = nth(&received, 2).await;
+    assert_eq!(second["periscope"]["people"][0]["name"], "bob");
+
+    // Pressing the button acknowledges, for the name typed in.
+    let ack_url = format!("{}/api/v1/notify/ack", serve.base);
+    let fields = [
+        ("group", group.as_str()),
+        ("sig", sig.as_str()),
+        ("by", "carol"),
+    ];
+    let (code, text) = page(post_form(&client, &ack_url, &fields).await).await;
+    assert_eq!(code, 200, "{text}");
+    assert!(text.contains("Acknowledged by <b>carol</b>"), "{text}");
+    let status = get_json(&client, &status_url).await;
+    assert_eq!(
+        status["data"]["escalations"][0]["acknowledged_by"], "carol",
+        "{status}"
+    );
+    let (code, text) = page(client.get(&link).send().await.unwrap()).await;
+    assert_eq!(code, 200);
+    assert!(
+        text.contains("Already acknowledged by <b>carol</b>"),
+        "{text}"
+    );
+    assert!(!text.contains("<form"), "{text}");
+
+    // A form whose signature is for another group acknowledges nothing.
+    let other = [("group", "root:{}"), ("sig", sig.as_str())];
+    let (code, _) = page(post_form(&client, &ack_url, &other).await).await;
+    assert_eq!(code, 403);
+    // The JSON API answers on the same path; the first acknowledgement stands.
+    let api = post_json(&client, &ack_url, json!({ "group": group, "by": "dave" })).await;
+    assert_eq!(api.status().as_u16(), 200);
+    let status = get_json(&client, &status_url).await;
+    assert_eq!(
+        status["data"]["escalations"][0]["acknowledged_by"], "carol",
+        "{status}"
+    );
+    assert_eq!(received.lock().unwrap().len(), 2);
     serve.stop();
 }
 
@@ -283,5 +396,51 @@ async fn silences_and_acknowledgements_from_the_command_line() {
         "{}",
         common::stderr(&ack)
     );
+    serve.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_hears_on_its_own_channel_after_its_agreed_delay() {
+    let (hook, received) = webhook().await;
+    let port = free_port();
+    let partner = format!(
+        "[rule.ApiLatency.labels]\npartner = \"acme\"\n\n\
+         [partner.acme]\nafter = \"1s\"\n\
+         [[partner.acme.contact]]\nname = \"ACME NOC\"\nemail = \"noc@acme.example\"\n\
+         [[partner.acme.channel]]\nkind = \"webhook\"\nurl = \"{hook}\"\n\
+         [[partner.acme.failure_mode]]\nname = \"slow quotes\"\n\
+         response = \"send them the slow request ids\"\n"
+    );
+    let w = World::new(&common::notify::config(port, &hook, "", &partner));
+    let serve = Serve::start(&w, port);
+    let client = reqwest::Client::new();
+    common::notify::push(&client, &serve.base, 5.0).await;
+
+    // Our people first, at once; the partner only once the problem has lasted its second.
+    let (ours_at, ours) = nth(&received, 1).await;
+    assert_eq!(ours["receiver"], "ops");
+    let (theirs_at, theirs) = nth(&received, 2).await;
+    assert_eq!(theirs["receiver"], "partner:acme");
+    assert!(theirs_at > ours_at);
+    assert_eq!(theirs["periscope"]["people"][0]["name"], "ACME NOC");
+    // Both read the agreed failure mode and response.
+    for body in [&ours, &theirs] {
+        let annotations = &body["alerts"][0]["annotations"];
+        assert_eq!(annotations["failure_mode"], "slow quotes", "{body}");
+        assert_eq!(annotations["response"], "send them the slow request ids");
+    }
+    // It recovers: both hear the resolution, once each.
+    common::notify::push(&client, &serve.base, 1.0).await;
+    let (_, a) = nth(&received, 3).await;
+    let (_, b) = nth(&received, 4).await;
+    let mut resolved = [a["receiver"].as_str(), b["receiver"].as_str()];
+    resolved.sort();
+    assert_eq!(resolved, [Some("ops"), Some("partner:acme")]);
+    assert_eq!(
+        (a["status"].as_str(), b["status"].as_str()),
+        (Some("resolved"), Some("resolved"))
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(received.lock().unwrap().len(), 4);
     serve.stop();
 }

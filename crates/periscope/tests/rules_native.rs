@@ -57,18 +57,6 @@ async fn firing_at(client: &reqwest::Client, base: &str, level: &str) -> Value {
     }
 }
 
-async fn push(client: &reqwest::Client, base: &str, value: f64) {
-    let now_ms = model::Clock::now(&model::SystemClock).as_millis();
-    let response = client
-        .post(format!("{base}/api/v1/push"))
-        .header("content-type", "text/plain; version=0.0.4")
-        .body(format!("latency_seconds{{job=\"api\"}} {value} {now_ms}\n"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-}
-
 #[tokio::test]
 async fn a_pushed_metric_crossing_a_toml_rule_fires_with_its_level() {
     let port = free_port();
@@ -76,7 +64,7 @@ async fn a_pushed_metric_crossing_a_toml_rule_fires_with_its_level() {
     let serve = Serve::start(&w, port);
     let client = reqwest::Client::new();
 
-    push(&client, &serve.base, 3.0).await;
+    common::notify::push(&client, &serve.base, 3.0).await;
     let alert = firing_at(&client, &serve.base, "non-critical").await;
     assert_eq!(alert["labels"]["job"], "api");
     assert_eq!(
@@ -85,7 +73,7 @@ async fn a_pushed_metric_crossing_a_toml_rule_fires_with_its_level() {
     );
     assert_eq!(alert["value"], "3e+00");
 
-    push(&client, &serve.base, 5.0).await;
+    common::notify::push(&client, &serve.base, 5.0).await;
     firing_at(&client, &serve.base, "critical").await;
     let body = get(&client, &format!("{}/api/v1/alerts", serve.base)).await;
     let levels: Vec<&str> = body["data"]["alerts"]

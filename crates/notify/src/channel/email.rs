@@ -23,6 +23,7 @@ use crate::channel::payload::Texts;
 use crate::channel::{
     BoxFuture, Channel, ChannelContext, Delivered, DeliveryError, Mail, Notification,
 };
+use crate::template::escape_html;
 
 /// Settings of an `email` channel.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -247,19 +248,4 @@ fn render_subject(
         external_url: &n.external_url,
     };
     env.get_template("subject")?.render(&ctx)
-}
-
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }

@@ -184,6 +184,23 @@ impl Outbox {
                 again.last_error = Some(error);
                 (Some(entry), Some(self.push(again, now)))
             }
+            // A newer message that would tell exactly what was just delivered is no news:
+            // after a restart, the saved delivery goes out while the regrouped alerts plan the
+            // same message again, before the log knows the first arrived. Only single-group
+            // messages: a later escalation step is never dropped this way.
+            None if newer_waits
+                && matches!(entry.settles, Settles::Group(_))
+                && self
+                    .waiting
+                    .get(&key)
+                    .is_some_and(|w| w.settles == entry.settles) =>
+            {
+                if let Some(w) = self.waiting.remove(&key) {
+                    self.timers
+                        .remove(&(w.next_attempt, key.0.clone(), key.1.clone()));
+                }
+                (Some(entry), Some(Entry::deletion(integration, group_key)))
+            }
             None if newer_waits => (Some(entry), None),
             None => (Some(entry), Some(Entry::deletion(integration, group_key))),
         }

@@ -495,3 +495,44 @@ fn after_a_restart_nothing_is_sent_twice_and_a_pending_retry_goes_out_once() {
         table.keys()
     );
 }
+
+#[test]
+fn a_saved_delivery_in_flight_when_the_group_regroups_after_a_restart_goes_out_once() {
+    let t0 = at("2026-11-21T10:00:00Z");
+    let mut table = BTreeMap::new();
+    let mut p = Pipeline::new(setup(plain()));
+    p.ingest(alert("Down", "a", "critical", t0), t0);
+    let now = t0.plus_millis(30_000);
+    for d in p.tick(now) {
+        let result = if d.entry.integration == "ops/1:email" {
+            Err(DeliveryError::retryable("503"))
+        } else {
+            Ok(Delivered::default())
+        };
+        p.finished(&d.entry.integration, &d.entry.group_key, result, now);
+    }
+    apply(&mut table, p.take_writes());
+
+    // Restart: the saved e-mail goes out at once and is still in flight (a slow mail server)
+    // when the regrouped alert flushes and plans the same message.
+    let restart = now.plus_millis(60_000);
+    let mut p = Pipeline::new(setup(plain()));
+    let docs: Vec<Document> = table.values().cloned().collect();
+    assert!(p.restore(&docs, restart).is_empty());
+    p.ingest(alert("Down", "a", "critical", t0), restart);
+    let saved = p.tick(restart);
+    assert_eq!(saved.len(), 1);
+    assert!(
+        p.tick(restart.plus_millis(30_000)).is_empty(),
+        "one in flight"
+    );
+    let done = restart.plus_millis(31_000);
+    let e = &saved[0].entry;
+    p.finished(&e.integration, &e.group_key, Ok(Delivered::default()), done);
+    assert!(
+        deliver_all(&mut p, done).is_empty(),
+        "the same news again would be a duplicate"
+    );
+    apply(&mut table, p.take_writes());
+    assert!(table.keys().all(|(kind, _)| kind != "outbox"));
+}

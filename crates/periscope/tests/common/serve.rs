@@ -1,4 +1,5 @@
-//! `periscope serve` as a child process listening on a free port, stopped with SIGTERM.
+//! `periscope serve` as a child process listening on a free port, stopped with SIGTERM (or
+//! killed outright, to test what survives a crash).
 
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -39,6 +40,12 @@ impl Serve {
             child,
             base: format!("http://127.0.0.1:{port}"),
         }
+    }
+
+    /// SIGKILL: no shutdown code runs, so only what was already saved survives.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
     }
 
     /// Stops it with SIGTERM, checks the clean exit and returns its log.
