@@ -17,7 +17,9 @@ pub fn free_port() -> u16 {
 
 /// A running `periscope serve`.
 pub struct Serve {
-    child: Child,
+    /// Taken by `stop` and `kill`; a test that fails before either kills it on drop, so no
+    /// daemon outlives its test.
+    child: Option<Child>,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
 }
@@ -37,28 +39,39 @@ impl Serve {
             std::thread::sleep(Duration::from_millis(50));
         }
         Serve {
-            child,
+            child: Some(child),
             base: format!("http://127.0.0.1:{port}"),
         }
     }
 
     /// SIGKILL: no shutdown code runs, so only what was already saved survives.
     pub fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
     }
 
     /// Stops it with SIGTERM, checks the clean exit and returns its log.
-    pub fn stop(self) -> String {
+    pub fn stop(mut self) -> String {
+        let child = self.child.take().unwrap();
         let status = std::process::Command::new("kill")
             .arg("-TERM")
-            .arg(self.child.id().to_string())
+            .arg(child.id().to_string())
             .status()
             .unwrap();
         assert!(status.success());
-        let out = self.child.wait_with_output().unwrap();
+        let out = child.wait_with_output().unwrap();
         let log = stderr(&out);
         assert_eq!(out.status.code(), Some(0), "clean exit on SIGTERM: {log}");
         log
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
