@@ -30,6 +30,8 @@
 //!
 //! Run with `cargo bench -p periscope --bench http_ingest`.
 
+#[path = "support.rs"]
+mod support;
 #[path = "http_ingest/target.rs"]
 mod target;
 #[path = "http_ingest/workload.rs"]
@@ -46,14 +48,6 @@ use workload::{Spec, Workload};
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// The longest a run may send for; requests not sent by then count as failed.
 const RUN_DEADLINE: Duration = Duration::from_secs(600);
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(default)
-        .max(1)
-}
 
 /// One run of one target.
 struct Run {
@@ -293,12 +287,12 @@ fn spread(mut values: Vec<f64>) -> (f64, f64, f64) {
 
 fn main() -> ExitCode {
     // `cargo bench` passes `--bench`; a filter argument is not meaningful here.
-    let series = env_usize("PERISCOPE_BENCH_SERIES", 20_000);
-    let scrapes = env_usize("PERISCOPE_BENCH_SCRAPES", 100);
-    let clients = env_usize("PERISCOPE_BENCH_CLIENTS", 4);
-    let batch = env_usize("PERISCOPE_BENCH_BATCH", 10_000);
-    let group = env_usize("PERISCOPE_BENCH_GROUP", 1);
-    let runs = env_usize("PERISCOPE_BENCH_RUNS", 3);
+    let series = support::env_usize("PERISCOPE_BENCH_SERIES", 20_000);
+    let scrapes = support::env_usize("PERISCOPE_BENCH_SCRAPES", 100);
+    let clients = support::env_usize("PERISCOPE_BENCH_CLIENTS", 4);
+    let batch = support::env_usize("PERISCOPE_BENCH_BATCH", 10_000);
+    let group = support::env_usize("PERISCOPE_BENCH_GROUP", 1);
+    let runs = support::env_usize("PERISCOPE_BENCH_RUNS", 3);
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     // E.g. `periscope` alone while profiling it; Periscope always runs.
     let wanted: Option<Vec<String>> = std::env::var("PERISCOPE_BENCH_TARGETS")

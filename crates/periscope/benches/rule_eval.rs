@@ -41,6 +41,9 @@ mod target;
 #[path = "rule_eval/workload.rs"]
 mod workload;
 
+#[path = "support.rs"]
+mod support;
+
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -48,14 +51,6 @@ use model::Clock as _;
 
 /// The target of issue 4, in simple rules per second per core.
 const TARGET_RULES_PER_CORE_S: f64 = 100_000.0;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(default)
-        .max(1)
-}
 
 /// Median, min and max of `values` (not empty).
 fn spread(mut values: Vec<f64>) -> (f64, f64, f64) {
@@ -271,9 +266,9 @@ fn run_prometheus(
 
 fn main() -> ExitCode {
     // `cargo bench` passes `--bench`; a filter argument is not meaningful here.
-    let instances = env_usize("PERISCOPE_BENCH_TARGETS_N", 1000);
-    let rules = env_usize("PERISCOPE_BENCH_RULES", 10_000);
-    let runs = env_usize("PERISCOPE_BENCH_RUNS", 5);
+    let instances = support::env_usize("PERISCOPE_BENCH_TARGETS_N", 1000);
+    let rules = support::env_usize("PERISCOPE_BENCH_RULES", 10_000);
+    let runs = support::env_usize("PERISCOPE_BENCH_RUNS", 5);
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
 
     let started = Instant::now();
