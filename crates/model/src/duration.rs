@@ -84,3 +84,50 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     }
     Ok(Duration::from_millis(total))
 }
+
+/// A duration as the config writes it, the inverse of [`parse_duration`]: `1h30m`, `90ms`,
+/// `1w`, `0s`. Sub-millisecond parts are dropped.
+pub fn format_duration(d: Duration) -> String {
+    let mut ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    if ms == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    for (unit, size) in UNITS {
+        if ms >= size {
+            out.push_str(&format!("{}{unit}", ms / size));
+            ms %= size;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formatting_writes_what_parsing_reads() {
+        for (ms, text) in [
+            (0, "0s"),
+            (250, "250ms"),
+            (90_000, "1m30s"),
+            (3_600_000, "1h"),
+            (5_400_000, "1h30m"),
+            (8 * 24 * 3_600_000, "1w1d"),
+            (1_500, "1s500ms"),
+        ] {
+            let d = Duration::from_millis(ms);
+            assert_eq!(format_duration(d), text);
+            assert_eq!(parse_duration(text), Ok(d));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_whole_millisecond_duration_round_trips(ms in 0u64..(i64::MAX as u64)) {
+            let d = Duration::from_millis(ms);
+            proptest::prop_assert_eq!(parse_duration(&format_duration(d)), Ok(d));
+        }
+    }
+}

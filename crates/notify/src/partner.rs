@@ -22,7 +22,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use model::duration::parse_duration;
+use model::duration::{format_duration, parse_duration};
 use model::time_period::{TimePeriod, TimePeriods};
 use model::{ConfigIssue, Timestamp};
 use serde::Deserialize;
@@ -236,7 +236,7 @@ impl Partner {
                 at = due;
                 reasons.push(format!(
                     "only if still failing {} after it began",
-                    human(after)
+                    format_duration(after)
                 ));
             }
         }
@@ -301,7 +301,8 @@ impl Partners {
     ) -> Result<Built, Vec<ConfigIssue>> {
         let mut issues = Vec::new();
         let mut partners = BTreeMap::new();
-        let mut downtime = Vec::new();
+        let mut downtime = MaintenanceWindows::default();
+        let mut downtime_issues = Vec::new();
         let mut routes = Vec::new();
         for (name, p) in raw {
             let at = |field: &str| format!("{name}.{field}");
@@ -374,13 +375,26 @@ impl Partners {
                 })
                 .collect();
             let selector = format!("{PARTNER_LABEL}={name:?}");
-            for w in &p.downtime {
-                let mut w = w.clone();
-                w.matchers.push(selector.clone());
-                if w.comment.as_deref().is_none_or(|c| c.trim().is_empty()) {
-                    w.comment = Some(format!("partner {name} downtime"));
-                }
-                downtime.push((name.clone(), w));
+            let windows: Vec<RawWindow> = p
+                .downtime
+                .iter()
+                .map(|w| {
+                    let mut w = w.clone();
+                    w.matchers.push(selector.clone());
+                    if w.comment.as_deref().is_none_or(|c| c.trim().is_empty()) {
+                        w.comment = Some(format!("partner {name} downtime"));
+                    }
+                    w
+                })
+                .collect();
+            match MaintenanceWindows::build(&windows, periods) {
+                Ok(windows) => downtime.extend(windows),
+                // Reported after every other problem, as the config lists them.
+                Err(found) => downtime_issues.extend(
+                    found
+                        .into_iter()
+                        .map(|i| i.under(&format!("{name}.downtime"))),
+                ),
             }
             routes.push((
                 name.clone(),
@@ -412,28 +426,7 @@ impl Partners {
                 );
             }
         }
-        let windows: Vec<RawWindow> = downtime.iter().map(|(_, w)| w.clone()).collect();
-        let downtime = match MaintenanceWindows::build(&windows, periods) {
-            Ok(w) => w,
-            Err(found) => {
-                // Window `n` of the flat list belongs to the n-th downtime entry overall: map
-                // the path back to `NAME.downtime.i`.
-                for issue in found {
-                    let (n, rest) = issue.path.split_once('.').unwrap_or((&issue.path, ""));
-                    let n: usize = n.parse().unwrap_or(0);
-                    let partner = downtime.get(n).map_or("", |(p, _)| p.as_str());
-                    let index = downtime[..n].iter().filter(|(p, _)| p == partner).count();
-                    let mut path = format!("{partner}.downtime.{index}");
-                    if !rest.is_empty() {
-                        path = format!("{path}.{rest}");
-                    }
-                    let mut moved = ConfigIssue::new(path, issue.message);
-                    moved.hint = issue.hint;
-                    issues.push(moved);
-                }
-                MaintenanceWindows::default()
-            }
-        };
+        issues.extend(downtime_issues);
         if issues.is_empty() {
             Ok(Built {
                 partners: Partners { partners },
@@ -510,22 +503,6 @@ fn build_rule(
         rule.only_in_hours = only;
     }
     rule
-}
-
-/// `90m` -> `1h30m`, `3600s` -> `1h`: durations as people write them.
-fn human(d: Duration) -> String {
-    let s = d.as_secs();
-    let (h, m, s) = (s / 3600, s / 60 % 60, s % 60);
-    let mut out = String::new();
-    for (n, unit) in [(h, "h"), (m, "m"), (s, "s")] {
-        if n > 0 {
-            out.push_str(&format!("{n}{unit}"));
-        }
-    }
-    if out.is_empty() {
-        out = format!("{}ms", d.as_millis());
-    }
-    out
 }
 
 #[cfg(test)]

@@ -227,6 +227,14 @@ struct PersonView<'a> {
     mention: &'a str,
 }
 
+/// What templates see for `n`, with `title` already rendered (for templates kept outside
+/// [`Templates`], such as an e-mail channel's `subject`).
+pub(crate) fn context_with_title<'a>(n: &'a Notification, title: &str) -> impl Serialize + 'a {
+    let mut ctx = context(n);
+    ctx.title = Some(title.to_string());
+    ctx
+}
+
 fn context(n: &Notification) -> Context<'_> {
     let alerts: Vec<AlertView<'_>> = n.alerts.iter().map(alert_view).collect();
     let (firing, resolved) = alerts.iter().cloned().partition(|a| a.status == "firing");

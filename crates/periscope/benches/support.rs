@@ -5,7 +5,8 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 /// A count from the environment variable `name` (`_` allowed as a digit separator), at least
@@ -44,4 +45,15 @@ pub fn http_get_status(port: u16, path: &str) -> Option<u16> {
     let n = stream.read(&mut head).ok()?;
     let line = std::str::from_utf8(&head[..n]).ok()?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The first non-empty line `binary arg` prints on stdout or stderr (a version, usually).
+pub fn first_output_line(binary: &Path, arg: &str) -> Option<String> {
+    let out = Command::new(binary).arg(arg).output().ok()?;
+    let text = [out.stdout, out.stderr].concat();
+    String::from_utf8_lossy(&text)
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(str::to_string)
 }

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use model::duration::format_duration;
 use model::level::Level;
 use model::{Clock, Labels, SystemClock, Timestamp};
 use notify::Alert;
@@ -80,9 +81,9 @@ pub fn explain(setup: &Setup, default_level: Level, labels: Labels, at: Timestam
             out,
             "  grouped by {by}: group {}\n  first message {} after the group's first alert, updates every {}, repeated every {} while unchanged",
             notify::dispatch::group_key(route, &group),
-            human(t.group_wait),
-            human(t.group_interval),
-            human(t.repeat_interval),
+            format_duration(t.group_wait),
+            format_duration(t.group_interval),
+            format_duration(t.repeat_interval),
         );
         if let Some((period, inside)) = route.muted_at(at) {
             let why = if inside {
@@ -150,7 +151,11 @@ pub fn explain(setup: &Setup, default_level: Level, labels: Labels, at: Timestam
                 let _ = writeln!(out, "    step {} at {when}: {}", i + 1, people.join(", "));
                 if let Some(after) = step.after {
                     when = when.plus_millis(after.as_millis() as i64);
-                    let _ = writeln!(out, "      unless acknowledged within {}", human(after));
+                    let _ = writeln!(
+                        out,
+                        "      unless acknowledged within {}",
+                        format_duration(after)
+                    );
                 }
             }
         }
@@ -264,14 +269,4 @@ pub fn oncall_who(load: &LoadOptions, schedule: Option<&str>, at: Option<&str>) 
 fn show(labels: &Labels) -> String {
     let pairs: Vec<String> = labels.iter().map(|(n, v)| format!("{n}={v:?}")).collect();
     format!("{{{}}}", pairs.join(", "))
-}
-
-fn human(d: std::time::Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0 => format!("{}ms", d.as_millis()),
-        s if s % 3600 == 0 => format!("{}h", s / 3600),
-        s if s % 60 == 0 => format!("{}m", s / 60),
-        s => format!("{s}s"),
-    }
 }

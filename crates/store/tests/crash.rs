@@ -108,6 +108,7 @@ fn acknowledged_batches_survive_kill_9() {
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
+        let (first_ack, acking) = std::sync::mpsc::channel();
         let reader = std::thread::spawn(move || {
             let mut ids = Vec::new();
             for line in BufReader::new(stdout).lines() {
@@ -116,12 +117,18 @@ fn acknowledged_batches_survive_kill_9() {
                     .strip_prefix("ack ")
                     .and_then(|s| s.parse::<u64>().ok())
                 {
+                    if ids.is_empty() {
+                        let _ = first_ack.send(());
+                    }
                     ids.push(id);
                 }
             }
             ids
         });
-        std::thread::sleep(Duration::from_millis(150 + rng.below(350)));
+        // The kill lands at a random moment once the child is writing: on a loaded machine,
+        // reopening a store of many blocks can take longer than the random delay itself.
+        let _ = acking.recv_timeout(Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(rng.below(350)));
         child.kill().unwrap(); // SIGKILL on Unix
         let status = child.wait().unwrap();
         assert!(

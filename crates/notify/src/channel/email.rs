@@ -13,11 +13,9 @@
 //! subject = "[{{ level }}] {{ common_labels.alertname }}"
 //! ```
 
-use std::collections::BTreeMap;
-
 use minijinja::{Environment, UndefinedBehavior};
 use model::ConfigIssue;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::channel::payload::Texts;
 use crate::channel::{
@@ -190,62 +188,12 @@ impl Channel for EmailChannel {
     }
 }
 
-/// What a `subject` template sees (see [`EmailSettings::subject`]).
-#[derive(Serialize)]
-struct SubjectContext<'a> {
-    title: &'a str,
-    receiver: &'a str,
-    status: &'static str,
-    level: &'static str,
-    group_key: &'a str,
-    group_labels: BTreeMap<&'a str, &'a str>,
-    common_labels: BTreeMap<&'a str, &'a str>,
-    common_annotations: &'a BTreeMap<String, String>,
-    alerts: Vec<SubjectAlert<'a>>,
-    firing: Vec<SubjectAlert<'a>>,
-    resolved: Vec<SubjectAlert<'a>>,
-    truncated_alerts: usize,
-    external_url: &'a str,
-}
-
-#[derive(Serialize, Clone)]
-struct SubjectAlert<'a> {
-    name: &'a str,
-    status: &'static str,
-    labels: BTreeMap<&'a str, &'a str>,
-    annotations: &'a BTreeMap<String, String>,
-}
-
+/// Renders the `subject` template over what every message template sees, `title` included.
 fn render_subject(
     env: &Environment<'static>,
     n: &Notification,
     title: &str,
 ) -> Result<String, minijinja::Error> {
-    let alerts: Vec<SubjectAlert<'_>> = n
-        .alerts
-        .iter()
-        .map(|a| SubjectAlert {
-            name: a.name(),
-            status: a.status().as_str(),
-            labels: a.labels.iter().collect(),
-            annotations: &a.annotations,
-        })
-        .collect();
-    let (firing, resolved) = alerts.iter().cloned().partition(|a| a.status == "firing");
-    let ctx = SubjectContext {
-        title,
-        receiver: &n.receiver,
-        status: n.status().as_str(),
-        level: n.level.as_str(),
-        group_key: &n.group_key,
-        group_labels: n.group_labels.iter().collect(),
-        common_labels: n.common_labels.iter().collect(),
-        common_annotations: &n.common_annotations,
-        alerts,
-        firing,
-        resolved,
-        truncated_alerts: n.truncated_alerts,
-        external_url: &n.external_url,
-    };
-    env.get_template("subject")?.render(&ctx)
+    env.get_template("subject")?
+        .render(crate::template::context_with_title(n, title))
 }

@@ -75,20 +75,7 @@ impl Target {
             Kind::VictoriaMetrics => "-version",
             Kind::Prometheus => "--version",
         };
-        Command::new(&self.binary)
-            .arg(arg)
-            .output()
-            .map(|o| {
-                let text = [o.stdout, o.stderr].concat();
-                String::from_utf8_lossy(&text)
-                    .lines()
-                    .find(|l| !l.trim().is_empty())
-                    .unwrap_or("")
-                    .trim()
-                    .to_string()
-            })
-            .ok()
-            .filter(|v| !v.is_empty())
+        crate::support::first_output_line(&self.binary, arg)
             .or_else(|| self.package_version())
             .unwrap_or_else(|| "version unknown".into())
     }

@@ -135,19 +135,8 @@ impl Drop for Proc {
 
 /// The first line `binary --version` prints, for the record.
 pub fn version(binary: &Path) -> String {
-    Command::new(binary)
-        .arg("--version")
-        .output()
-        .map(|o| {
-            let text = [o.stdout, o.stderr].concat();
-            String::from_utf8_lossy(&text)
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("version unknown")
-                .trim()
-                .to_string()
-        })
-        .unwrap_or_else(|e| format!("version unknown: {e}"))
+    crate::support::first_output_line(binary, "--version")
+        .unwrap_or_else(|| "version unknown".into())
 }
 
 /// Writes `text` to `dir/name`.
