@@ -5,6 +5,7 @@
 //! from empty: there is no other way to get a [`Config`].
 
 mod errors;
+mod http_access;
 mod includes;
 mod locate;
 mod merge;
@@ -468,7 +469,7 @@ fn build(
         errors,
     };
     let store = resolver.store(store_section, base_dir, &state_dir);
-    let http = resolver.http(http_section);
+    let http = resolver.http(http_section, base_dir);
     if store.is_none()
         && let Some(r) = receivers.iter().find(|r| r.enabled)
     {

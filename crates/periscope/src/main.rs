@@ -11,6 +11,7 @@ mod cli;
 mod commands;
 mod config;
 mod demo;
+mod http_access;
 mod http_server;
 mod ingest;
 mod notify_ack_page;

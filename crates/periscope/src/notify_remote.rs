@@ -37,9 +37,17 @@ fn base_url(load: &LoadOptions, url: Option<&str>) -> Result<String, String> {
     Ok(format!("http://{host}:{}", addr.port()))
 }
 
+/// The environment variable a command that talks to `serve` takes its API token from.
+pub const TOKEN_ENV: &str = "PERISCOPE_TOKEN";
+
 async fn call(method: reqwest::Method, url: &str, body: Option<Value>) -> Result<Value, String> {
     let client = reqwest::Client::new();
     let mut req = client.request(method, url);
+    // From the environment rather than an argument, so the secret stays out of `ps`.
+    let token = std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty());
+    if let Some(token) = &token {
+        req = req.bearer_auth(token);
+    }
     if let Some(body) = body {
         req = req
             .header("content-type", "application/json")
@@ -54,13 +62,18 @@ async fn call(method: reqwest::Method, url: &str, body: Option<Value>) -> Result
     let value: Value = serde_json::from_str(&text)
         .map_err(|_| format!("{url} answered {status} with something that is not JSON"))?;
     if status.is_success() {
-        Ok(value)
-    } else {
-        Err(value["error"]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("{url} answered {status}")))
+        return Ok(value);
     }
+    let message = value["error"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{url} answered {status}"));
+    if status == reqwest::StatusCode::UNAUTHORIZED && token.is_none() {
+        return Err(format!(
+            "{message}\n  hint: export {TOKEN_ENV}=... with a token of this server's [http.token.NAME]"
+        ));
+    }
+    Err(message)
 }
 
 /// Asks `serve` at `--url` or the config's address: `request` builds the call from the base

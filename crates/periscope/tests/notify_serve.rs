@@ -342,17 +342,7 @@ async fn silences_and_acknowledgements_from_the_command_line() {
     let w = World::new(&config(port, &hook));
     let serve = Serve::start(&w, port);
     // The CLI finds `serve` from the config's [http] listen.
-    let added = w.run(&[
-        "silence",
-        "add",
-        "service=\"db\"",
-        "--duration",
-        "2h",
-        "--author",
-        "alice",
-        "--comment",
-        "disk swap",
-    ]);
+    let added = w.run(&common::notify::SILENCE_DB);
     assert_eq!(added.status.code(), Some(0), "{}", common::stderr(&added));
     let id = common::stdout(&added).trim().to_string();
     assert_eq!(id.len(), 16, "{id}");

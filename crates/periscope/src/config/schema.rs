@@ -4,6 +4,7 @@
 //! Monitor tables are split: the keys every monitor shares live in [`MonitorCommon`], the rest
 //! goes to the monitor kind's own settings struct in the `sensors` crate.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use jiff::SignedDuration;
@@ -184,6 +185,23 @@ pub struct HttpSection {
     pub listen: Option<String>,
     /// Largest request body accepted, e.g. `32MiB`. Default: `32MiB`.
     pub max_body: Option<String>,
+    /// Scopes (`read`, `push`, `manage`) granted to requests without a token. Default: all of
+    /// them when no token is configured, none otherwise.
+    pub anonymous: Option<Vec<String>>,
+    /// `[http.token.NAME]`: bearer tokens and what each may do.
+    pub token: Option<BTreeMap<String, TokenSection>>,
+}
+
+/// `[http.token.NAME]`: one API token.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSection {
+    /// What it may do: `read`, `push`, `manage`.
+    pub scopes: Vec<String>,
+    /// Environment variable holding the secret.
+    pub secret_env: Option<String>,
+    /// File whose first line is the secret (relative to the config file).
+    pub secret_file: Option<PathBuf>,
 }
 
 /// `[rules]`: Prometheus rule files (recording and alerting rules) that `serve` evaluates.

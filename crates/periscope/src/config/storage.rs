@@ -9,6 +9,7 @@ use toml::Spanned;
 use toml::de::DeValue;
 
 use super::errors::ConfigError;
+use super::http_access::{self, AccessConfig};
 use super::locate;
 use super::schema::{HttpSection, StoreSection};
 use super::sources::Sources;
@@ -44,6 +45,8 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
     /// Largest request body.
     pub max_body_bytes: u64,
+    /// Who may do what (`anonymous`, `[http.token.NAME]`).
+    pub access: AccessConfig,
 }
 
 /// Where located errors are recorded while resolving these sections.
@@ -125,7 +128,8 @@ impl Resolver<'_, '_> {
     }
 
     /// `[http]`, or `None` when no address is configured.
-    pub fn http(&mut self, s: HttpSection) -> Option<HttpConfig> {
+    pub fn http(&mut self, s: HttpSection, base_dir: &Path) -> Option<HttpConfig> {
+        let access = http_access::resolve(self.sources, self.root, &s, base_dir, self.errors);
         let max_body_bytes = match &s.max_body {
             None => DEFAULT_MAX_BODY,
             Some(text) => match parse_size(text) {
@@ -149,6 +153,7 @@ impl Resolver<'_, '_> {
             Ok(listen) => Some(HttpConfig {
                 listen,
                 max_body_bytes,
+                access,
             }),
             Err(e) => {
                 self.fail(

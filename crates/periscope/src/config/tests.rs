@@ -308,6 +308,7 @@ cron = \"99 * * * *\"
     assert_eq!(lines, [2, 6, 11]);
 }
 
+mod access;
 mod broken;
 
 mod never_panics {

@@ -24,6 +24,19 @@ pub fn config(port: u16, hook: &str, receiver: &str, tail: &str) -> String {
     )
 }
 
+/// `periscope silence add` of a two-hour silence on `service="db"` by alice, "disk swap".
+pub const SILENCE_DB: [&str; 9] = [
+    "silence",
+    "add",
+    "service=\"db\"",
+    "--duration",
+    "2h",
+    "--author",
+    "alice",
+    "--comment",
+    "disk swap",
+];
+
 /// Alice first; Bob `after` the escalation started, unless someone acknowledged.
 pub fn escalation(after: &str) -> String {
     format!(
