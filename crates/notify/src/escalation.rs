@@ -15,9 +15,11 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use model::level::Level;
 use model::{ConfigIssue, Timestamp};
 use serde::{Deserialize, Serialize};
 
+use crate::channel::Person;
 use crate::oncall::OnCall;
 
 pub use state::{Acknowledgement, Escalation, Recipients, StepDue};
@@ -183,6 +185,33 @@ impl EscalationPolicy {
         } else {
             Err(issues)
         }
+    }
+
+    /// Who hears a non-critical message on a receiver with this policy (`name`): the first
+    /// step's people who are inside their own `hours` at `at`, each with the reason anyone
+    /// else of the step is left out. Non-critical news does not escalate (nobody is paged
+    /// next, nothing waits for an acknowledgement), like a low-urgency incident that notifies
+    /// its assignee by their low-urgency rules only.
+    pub fn first_step_in_hours(
+        &self,
+        name: &str,
+        oncall: &OnCall,
+        at: Timestamp,
+    ) -> (Vec<Person>, Vec<String>) {
+        let Some(step) = self.steps.first() else {
+            return (Vec::new(), Vec::new());
+        };
+        let resolved = Escalation::start(name, at).resolve_targets(&step.targets, oncall, at);
+        let (mut reached, mut left_out) = (Vec::new(), Vec::new());
+        for person in resolved.people {
+            match oncall.people().get(&person.name) {
+                Some(contact) if !contact.may_reach(Level::NonCritical, at) => {
+                    left_out.push(format!("{}: outside their hours", person.name));
+                }
+                _ => reached.push(person),
+            }
+        }
+        (reached, left_out)
     }
 
     /// When step `step` of round `round` is due for an escalation started at `started`, or

@@ -26,6 +26,8 @@ mod gc_tests;
 pub mod outbox;
 #[cfg(test)]
 mod partner_tests;
+#[cfg(test)]
+mod people_hours_tests;
 mod receiver;
 #[cfg(test)]
 mod tests;
@@ -38,7 +40,7 @@ use model::alert::{Document, DocumentWrite};
 use model::level::Level;
 
 use crate::alert::Alert;
-use crate::channel::{Channel, Delivered, DeliveryError, Notification};
+use crate::channel::{Channel, Delivered, DeliveryError, Notification, Person};
 use crate::dispatch::{Dispatcher, Flush};
 use crate::escalation::EscalationPolicies;
 use crate::inhibit::Inhibitor;
@@ -479,9 +481,16 @@ impl Pipeline {
                 .map(|a| a.as_ref().clone())
                 .collect();
             let level = notification_level(&alerts);
+            // A group whose earlier news waits in a digest joins it even once the hours have
+            // begun: the digest goes out in this same tick, and sending the group as well
+            // would tell the same alerts twice.
+            let in_digest = self
+                .digests
+                .get(&slot.integration)
+                .is_some_and(|d| d.holds(&flush.key));
             if level == Level::NonCritical
                 && let Some((_, hours)) = &receiver.hours
-                && !hours.contains(now)
+                && (in_digest || !hours.contains(now))
             {
                 self.counters.held += 1;
                 let digest = self.digests.entry(slot.integration.clone()).or_default();
@@ -513,6 +522,8 @@ impl Pipeline {
                     .ack_links
                     .as_ref()
                     .map(|s| s.link(&self.setup.external_url, &flush.key));
+            } else if level == Level::NonCritical && receiver.partner.is_none() {
+                notification.people = self.business_hours_people(&receiver, now);
             }
             notification.reference = self
                 .nflog
@@ -564,6 +575,18 @@ impl Pipeline {
         }
     }
 
+    /// Whom non-critical news on `receiver` names: its escalation policy's first step, each
+    /// person only inside their own hours. It never escalates.
+    fn business_hours_people(&self, receiver: &Receiver, now: Timestamp) -> Vec<Person> {
+        let Some(name) = receiver.escalation.as_ref() else {
+            return Vec::new();
+        };
+        let Some(policy) = self.setup.policies.get(name) else {
+            return Vec::new();
+        };
+        policy.first_step_in_hours(name, &self.setup.oncall, now).0
+    }
+
     /// Sends each digest whose receiver's hours have begun.
     fn send_due_digests(&mut self, now: Timestamp) {
         let due: Vec<String> = self
@@ -601,7 +624,7 @@ impl Pipeline {
                 external_url: self.setup.external_url.clone(),
                 at: now,
                 ack_url: None,
-                people: Vec::new(),
+                people: self.business_hours_people(receiver, now),
                 reference: None,
             };
             let entry = Entry {

@@ -135,6 +135,25 @@ pub fn explain(setup: &Setup, default_level: Level, labels: Labels, at: Timestam
                 let _ = writeln!(out, "  critical: sent at once, 24x7");
             }
         }
+        if level == Level::NonCritical
+            && let Some(name) = &receiver.escalation
+            && let Some(policy) = setup.policies.get(name)
+        {
+            let (people, left_out) = policy.first_step_in_hours(name, &setup.oncall, at);
+            let names: Vec<&str> = people.iter().map(|p| p.name.as_str()).collect();
+            let _ = writeln!(
+                out,
+                "  people (first step of escalation {name}, no escalation): {}",
+                if names.is_empty() {
+                    "nobody".to_string()
+                } else {
+                    names.join(", ")
+                }
+            );
+            for why in left_out {
+                let _ = writeln!(out, "    left out: {why}");
+            }
+        }
         if level == Level::Critical
             && let Some(name) = &receiver.escalation
             && let Some(policy) = setup.policies.get(name)

@@ -294,3 +294,57 @@ fn partner_mistakes_are_reported_with_their_place() {
         "{text}"
     );
 }
+
+#[test]
+fn test_route_names_the_people_of_non_critical_news_inside_their_hours() {
+    let config = r#"
+[notify.route]
+receiver = "team"
+
+[notify.receiver.team]
+hours = "weekdays 08:00-20:00 Europe/London"
+escalation = "day"
+[[notify.receiver.team.channel]]
+kind = "webhook"
+url = "http://127.0.0.1:9/hook"
+
+[person.alice]
+email = "alice@example.com"
+hours = "weekdays 09:00-17:00 Europe/London"
+[person.carol]
+email = "carol@example.com"
+
+[escalation.day]
+[[escalation.day.step]]
+notify = ["person:alice", "person:carol"]
+after = "15m"
+[[escalation.day.step]]
+notify = ["person:carol"]
+"#;
+    let w = World::new(config);
+    let route = |at: &str| {
+        let out = w.run(&[
+            "test-route",
+            "alertname=QueueSlow",
+            "level=non-critical",
+            "--at",
+            at,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let morning = route("2026-11-25T10:00:00Z");
+    assert!(
+        morning.contains("people (first step of escalation day, no escalation): alice, carol"),
+        "{morning}"
+    );
+    let evening = route("2026-11-25T18:00:00Z");
+    assert!(
+        evening.contains("people (first step of escalation day, no escalation): carol"),
+        "{evening}"
+    );
+    assert!(
+        evening.contains("left out: alice: outside their hours"),
+        "{evening}"
+    );
+}

@@ -47,6 +47,11 @@ impl Digest {
         }
     }
 
+    /// Whether news of `group_key` is held here.
+    pub fn holds(&self, group_key: &str) -> bool {
+        self.groups.contains_key(group_key)
+    }
+
     /// Marks held alerts of `group_key` resolved when the group's latest flush says so, even
     /// if the flush itself has nothing to send.
     pub fn update_resolved(&mut self, group_key: &str, resolved: &[&Alert]) {

@@ -48,9 +48,9 @@ pub(super) fn alert(name: &str, instance: &str, level: &str, start: Timestamp) -
 }
 
 pub(super) struct Options {
-    hours: Option<&'static str>,
-    escalation: bool,
-    inhibit: Vec<RawInhibitRule>,
+    pub(super) hours: Option<&'static str>,
+    pub(super) escalation: bool,
+    pub(super) inhibit: Vec<RawInhibitRule>,
 }
 
 /// Everything to `ops`, by `alertname`, waiting 30 s, updating every 5 min, repeating every 4 h.
