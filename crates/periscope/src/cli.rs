@@ -226,9 +226,10 @@ pub enum Command {
     /// Walks the routing tree of `[notify]` like `amtool config routes test`, then says how the
     /// alert is grouped and timed, whether a time period or maintenance window mutes it, what
     /// its level means (logged: nobody; non-critical: now or the next digest; critical: now)
-    /// and who each escalation step reaches, from the on-call schedules at that time.
+    /// and who each escalation step reaches, from the on-call schedules at that time. It also
+    /// asks the running `serve` which of its silences mute the alert.
     #[command(
-        after_help = "Example:\n  periscope test-route alertname=DiskFull service=db level=critical\n  periscope test-route partner=acme level=non-critical --at 2026-11-21T02:00:00Z"
+        after_help = "Example:\n  periscope test-route alertname=DiskFull service=db level=critical\n  periscope test-route partner=acme level=non-critical --at 2026-11-21T02:00:00Z\n  periscope test-route service=db --url http://monitor.example.com:9464   # with its silences"
     )]
     TestRoute {
         /// The alert's labels, NAME=VALUE.
@@ -237,6 +238,13 @@ pub enum Command {
         /// When the alert fires: RFC 3339, Unix seconds, `now` or relative (`-1h`). Default: now.
         #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
         at: Option<String>,
+        /// The running `serve` to ask for its silences. Default: the config's `[http] listen`,
+        /// skipped with a note when it does not answer.
+        #[arg(long, value_name = "URL", conflicts_with = "offline")]
+        url: Option<String>,
+        /// Read the config only; do not ask a running `serve` for its silences.
+        #[arg(long)]
+        offline: bool,
     },
 
     /// On-call schedules.

@@ -94,7 +94,12 @@ async fn dispatch(cli: Cli) -> u8 {
             files,
             warnings_fatal,
         } => check_rules::check_rules(&files, warnings_fatal),
-        Command::TestRoute { labels, at } => notify_cli::test_route(&load, &labels, at.as_deref()),
+        Command::TestRoute {
+            labels,
+            at,
+            url,
+            offline,
+        } => notify_cli::test_route(&load, &labels, at.as_deref(), url.as_deref(), offline).await,
         Command::Oncall(OncallCommand::Who { schedule, at }) => {
             notify_cli::oncall_who(&load, schedule.as_deref(), at.as_deref())
         }

@@ -1,5 +1,5 @@
 //! `periscope test-route` and `periscope oncall who`: what the response side would do, read
-//! from the config alone, at any time you name.
+//! from the config (and the running server's silences), at any time you name.
 
 use std::fmt::Write as _;
 
@@ -17,9 +17,18 @@ use notify::route::GroupBy;
 use crate::commands::load_or_report;
 use crate::config::LoadOptions;
 use crate::query::parse_time;
+use live::Live;
 
-/// `periscope test-route LABELS... [--at TIME]`.
-pub fn test_route(load: &LoadOptions, labels: &[String], at: Option<&str>) -> u8 {
+mod live;
+
+/// `periscope test-route LABELS... [--at TIME] [--url URL | --offline]`.
+pub async fn test_route(
+    load: &LoadOptions,
+    labels: &[String],
+    at: Option<&str>,
+    url: Option<&str>,
+    offline: bool,
+) -> u8 {
     let Some(config) = load_or_report(load) else {
         return 3;
     };
@@ -46,6 +55,18 @@ pub fn test_route(load: &LoadOptions, labels: &[String], at: Option<&str>) -> u8
         };
         parsed.set(name.trim(), value.trim().trim_matches('"'));
     }
+    let live = if offline {
+        Live::Skipped
+    } else {
+        match live::fetch(load, url).await {
+            Ok(live) => live,
+            Err(e) => {
+                eprintln!("periscope: live silences: {e}");
+                return 1;
+            }
+        }
+    };
+    print!("{}", live::explain(&live, &parsed, at));
     print!(
         "{}",
         explain(&notify.setup, notify.default_level, parsed, at)

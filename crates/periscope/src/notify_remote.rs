@@ -20,7 +20,7 @@ pub struct SilenceRequest {
 }
 
 /// The API's base URL: `--url`, else the config's `[http] listen`.
-fn base_url(load: &LoadOptions, url: Option<&str>) -> Result<String, String> {
+pub(crate) fn base_url(load: &LoadOptions, url: Option<&str>) -> Result<String, String> {
     if let Some(url) = url {
         return Ok(url.trim_end_matches('/').to_string());
     }
@@ -37,11 +37,21 @@ fn base_url(load: &LoadOptions, url: Option<&str>) -> Result<String, String> {
     Ok(format!("http://{host}:{}", addr.port()))
 }
 
+/// Longest wait for `serve` to answer: it answers these from memory.
+const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The environment variable a command that talks to `serve` takes its API token from.
 pub const TOKEN_ENV: &str = "PERISCOPE_TOKEN";
 
-async fn call(method: reqwest::Method, url: &str, body: Option<Value>) -> Result<Value, String> {
-    let client = reqwest::Client::new();
+pub(crate) async fn call(
+    method: reqwest::Method,
+    url: &str,
+    body: Option<Value>,
+) -> Result<Value, String> {
+    let client = reqwest::Client::builder()
+        .timeout(CALL_TIMEOUT)
+        .build()
+        .map_err(|e| format!("cannot set up an HTTP client: {e}"))?;
     let mut req = client.request(method, url);
     // From the environment rather than an argument, so the secret stays out of `ps`.
     let token = std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty());

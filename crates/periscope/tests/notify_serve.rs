@@ -351,6 +351,23 @@ async fn silences_and_acknowledgements_from_the_command_line() {
         list.contains(&id) && list.contains("disk swap") && list.contains("active"),
         "{list}"
     );
+    // test-route asks the server which silences mute the alert; the config alone cannot know.
+    let route = common::stdout(&w.run(&["test-route", "alertname=DiskFull", "service=db"]));
+    assert!(
+        route.contains(&format!("SILENCED by {id} service=\"db\" until ")),
+        "{route}"
+    );
+    assert!(route.contains("disk swap (alice)"), "{route}");
+    let other = common::stdout(&w.run(&["test-route", "alertname=DiskFull", "service=web"]));
+    assert!(other.contains("none silences this alert now"), "{other}");
+    let offline = common::stdout(&w.run(&["test-route", "service=db", "--offline"]));
+    assert!(!offline.contains("SILENCED"), "{offline}");
+    let elsewhere = w.run(&["test-route", "service=db", "--url", "http://127.0.0.1:9"]);
+    assert_eq!(
+        elsewhere.status.code(),
+        Some(1),
+        "an unreachable --url is an error"
+    );
     let expired = w.run(&["silence", "expire", &id]);
     assert_eq!(
         expired.status.code(),
