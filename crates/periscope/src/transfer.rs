@@ -1,5 +1,8 @@
 //! `periscope export` and `periscope import`: history in and out as OpenMetrics text.
 //!
+//! Export reads and writes one metric name at a time, so its memory is that of the largest
+//! metric in the selection, not of the whole selection.
+//!
 //! Import reads the file in parts of about [`PART_BYTES`], each ending at a line break, and
 //! commits each part before reading the next, so memory stays flat on files of any size and a
 //! problem leaves everything before it stored. A part is parsed as a complete exposition (the
@@ -11,18 +14,25 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use model::{Appender, PayloadFormat, StoreError, SystemClock};
+use model::{
+    Appender, Clock, METRIC_NAME_LABEL, Matcher, PayloadFormat, Querier, StoreError, SystemClock,
+    TimeRange,
+};
 use sensors::exposition;
 
 use crate::cli::SeriesRange;
 use crate::config::LoadOptions;
 use crate::ingest::series_text;
-use crate::query::{open_store, stored_series};
+use crate::query::{open_store, open_view, selection};
 
 /// Bytes read, parsed and committed at a time by `import`.
 const PART_BYTES: usize = 8 << 20;
 
 /// `periscope export [SELECTOR] [--from] [--to] [--output FILE]`.
+///
+/// Written a metric name at a time, so memory holds one metric's series, not the whole
+/// selection; a progress bar counts the metrics. A file is written under a temporary name and
+/// renamed once complete, so a failed export never leaves a file that looks whole.
 pub fn export(
     load: &LoadOptions,
     selector: Option<&str>,
@@ -30,37 +40,111 @@ pub fn export(
     output: Option<&Path>,
 ) -> u8 {
     let selector = selector.unwrap_or(r#"{__name__=~".+"}"#);
-    let (series, range) = match stored_series(load, selector, range) {
+    let (matchers, range) = match selection(selector, range, SystemClock.now()) {
         Ok(found) => found,
-        Err(code) => return code,
-    };
-    let samples: usize = series.iter().map(|s| s.timestamps.len()).sum();
-    let written = match output {
-        Some(path) => File::create(path)
-            .and_then(|f| {
-                let mut out = BufWriter::new(f);
-                exposition::write_openmetrics(&mut out, &series)?;
-                out.flush()
-            })
-            .map_err(|e| format!("cannot write {}: {e}", path.display())),
-        None => {
-            let mut out = BufWriter::new(io::stdout().lock());
-            exposition::write_openmetrics(&mut out, &series)
-                .and_then(|()| out.flush())
-                .map_err(|e| format!("cannot write the export: {e}"))
+        Err(e) => {
+            eprintln!("periscope: {e}");
+            return 1;
         }
     };
-    if let Err(e) = written {
-        eprintln!("periscope: {e}");
+    let Some(store) = open_view(load) else {
         return 3;
-    }
-    eprintln!(
-        "exported {samples} samples of {} series ({} to {})",
-        series.len(),
-        range.start,
-        range.end
+    };
+    let names = match store.label_values(METRIC_NAME_LABEL, &matchers, range) {
+        Ok(names) => names,
+        Err(e) => {
+            eprintln!("periscope: reading the metric store failed: {e}");
+            return 3;
+        }
+    };
+    let progress = ProgressBar::new(names.len() as u64).with_style(
+        ProgressStyle::with_template("exporting [{bar:40}] {pos}/{len} metrics {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
     );
-    0
+    let export = Export {
+        store: store.as_ref(),
+        matchers: &matchers,
+        range,
+        names: &names,
+        progress: &progress,
+    };
+    let written = match output {
+        Some(path) => export.to_file(path),
+        None => export
+            .write(BufWriter::new(io::stdout().lock()))
+            .map_err(|e| format!("cannot write the export: {e}")),
+    };
+    progress.finish_and_clear();
+    match written {
+        Ok(counts) => {
+            eprintln!(
+                "exported {} samples of {} series ({} to {})",
+                counts.samples, counts.series, range.start, range.end
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("periscope: {e}");
+            3
+        }
+    }
+}
+
+/// What an export wrote.
+#[derive(Default)]
+struct Counts {
+    series: usize,
+    samples: usize,
+}
+
+/// One export: the selection, and the metric names in it.
+struct Export<'a> {
+    store: &'a dyn Querier,
+    matchers: &'a [Matcher],
+    range: TimeRange,
+    names: &'a [String],
+    progress: &'a ProgressBar,
+}
+
+impl Export<'_> {
+    /// Writes every metric to `out`, then `# EOF`.
+    fn write<W: Write>(&self, mut out: W) -> io::Result<Counts> {
+        let mut counts = Counts::default();
+        for name in self.names {
+            let mut matchers = self.matchers.to_vec();
+            matchers.push(Matcher::equal(METRIC_NAME_LABEL, name.as_str()));
+            let series = self
+                .store
+                .select(&matchers, self.range)
+                .map_err(|e| io::Error::other(format!("reading the metric store failed: {e}")))?;
+            exposition::write_families(&mut out, &series)?;
+            counts.series += series.len();
+            counts.samples += series.iter().map(|s| s.timestamps.len()).sum::<usize>();
+            self.progress.inc(1);
+        }
+        exposition::write_eof(&mut out)?;
+        out.flush()?;
+        Ok(counts)
+    }
+
+    /// Writes to `path` by way of a temporary file beside it.
+    fn to_file(&self, path: &Path) -> Result<Counts, String> {
+        let mut partial = path.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = std::path::PathBuf::from(partial);
+        let written = File::create(&partial)
+            .and_then(|f| {
+                let counts = self.write(BufWriter::new(&f))?;
+                f.sync_all()?;
+                Ok(counts)
+            })
+            .and_then(|counts| std::fs::rename(&partial, path).map(|()| counts));
+        written.map_err(|e| {
+            let _ = std::fs::remove_file(&partial);
+            format!("cannot write {}: {e}", path.display())
+        })
+    }
 }
 
 /// `periscope import FILE`: 0 when every sample was stored, 1 for a problem in the file (with

@@ -317,6 +317,19 @@ async fn pushed_metrics_are_stored_once_acknowledged_and_bad_ones_never() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = std::fs::read_to_string(&exported).unwrap();
     assert!(text.ends_with("# EOF\n"));
+    // Written a metric at a time: every family once, in name order, and nothing left over.
+    let families: Vec<&str> = text.lines().filter(|l| l.starts_with("# TYPE ")).collect();
+    let mut sorted = families.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(families, sorted, "{text}");
+    assert!(families.len() >= 4, "{families:?}");
+    assert!(!w.path("history.om.partial").exists());
+    let nowhere = w.path("no/such/dir/history.om");
+    let out = w.run(&["export", "--output", nowhere.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("cannot write"), "{}", stderr(&out));
+    assert!(!nowhere.exists());
     let copy = World::new("[store]\ndir = \"metrics\"\n");
     let out = copy.run(&["import", exported.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -32,7 +32,7 @@ pub use batch::{Batch, Family, MetricType, ParsedSample, Series};
 pub use compact::{CompactBatch, SeriesView};
 pub use error::{Location, ParseError, ParseErrors};
 pub use names::{is_label_name, is_metric_name};
-pub use writer::write_openmetrics;
+pub use writer::{write_eof, write_families, write_openmetrics};
 
 use model::PayloadFormat;
 

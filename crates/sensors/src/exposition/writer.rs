@@ -20,6 +20,19 @@ use super::names::{is_metric_name, label_name_problem};
 /// metric name, an invalid one, or a label name the format does not allow, so an export never
 /// produces a file that cannot be read back.
 pub fn write_openmetrics<W: Write>(mut out: W, series: &[SeriesData]) -> io::Result<()> {
+    write_families(&mut out, series)?;
+    write_eof(out)
+}
+
+/// The closing `# EOF` line of an exposition written by [`write_families`] calls.
+pub fn write_eof<W: Write>(mut out: W) -> io::Result<()> {
+    out.write_all(b"# EOF\n")
+}
+
+/// The families of `series` without the closing `# EOF`, so a large export can be written a
+/// metric at a time: calls for distinct metric names, in name order, followed by
+/// [`write_eof`], give the same text as one [`write_openmetrics`] over all of them.
+pub fn write_families<W: Write>(mut out: W, series: &[SeriesData]) -> io::Result<()> {
     let mut order: Vec<(&str, usize)> = Vec::with_capacity(series.len());
     for (i, s) in series.iter().enumerate() {
         let Some(name) = s.labels.metric_name() else {
@@ -83,7 +96,7 @@ pub fn write_openmetrics<W: Write>(mut out: W, series: &[SeriesData]) -> io::Res
             out.write_all(line.as_bytes())?;
         }
     }
-    out.write_all(b"# EOF\n")
+    Ok(())
 }
 
 fn invalid(message: String) -> io::Error {

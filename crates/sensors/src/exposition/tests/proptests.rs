@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use prost::Message as _;
 
 use crate::exposition::remote_write::{Label, Sample, TimeSeries, WriteRequest};
-use crate::exposition::{Batch, Location, parse, write_openmetrics};
+use crate::exposition::{Batch, Location, parse, write_eof, write_families, write_openmetrics};
 
 const FORMATS: [PayloadFormat; 4] = [
     PayloadFormat::OpenMetrics,
@@ -137,6 +137,21 @@ proptest! {
             .collect();
         let mut text = Vec::new();
         write_openmetrics(&mut text, &data).unwrap();
+        // Written a metric name at a time, as `periscope export` does: the same text.
+        let mut names: Vec<&str> = data.iter().filter_map(|s| s.labels.metric_name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut by_name = Vec::new();
+        for name in names {
+            let one: Vec<SeriesData> = data
+                .iter()
+                .filter(|s| s.labels.metric_name() == Some(name))
+                .cloned()
+                .collect();
+            write_families(&mut by_name, &one).unwrap();
+        }
+        write_eof(&mut by_name).unwrap();
+        prop_assert_eq!(&by_name, &text);
         let batch = parse(PayloadFormat::OpenMetrics, &text)
             .map_err(|e| TestCaseError::fail(format!("{e}\n{}", String::from_utf8_lossy(&text))))?;
         let got = collect(&batch);
