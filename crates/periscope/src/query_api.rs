@@ -116,7 +116,9 @@ impl QueryBackend for PromBackend {
         end: i64,
         step: i64,
     ) -> Result<QueryAnswer, QueryError> {
-        let expr = rules::promql::parse(query).map_err(eval_error)?;
+        // step() and range() in duration expressions are this range query's own.
+        let context = rules::promql::DurationContext::range_query(start, end, step);
+        let expr = rules::promql::parse_for(query, context).map_err(eval_error)?;
         let (value, notes) = self
             .engine
             .range_annotated(self.querier.as_ref(), &expr, start, end, step)

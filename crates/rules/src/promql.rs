@@ -8,13 +8,19 @@
 //! - times are milliseconds since the Unix epoch (`model::Timestamp.0`), durations milliseconds;
 //! - [`Engine::instant`] evaluates at one instant, [`Engine::range`] at every step of a range
 //!   and returns a matrix; both fetch each selector's data once per query;
-//! - functions are called through [`functions::call`] with already-evaluated arguments.
+//! - functions are called through [`functions::call`] with already-evaluated arguments;
+//! - the text is prepared before `promql-parser` reads it (`query_text`: Prometheus 3 duration
+//!   expressions, `info()` selectors), so [`parse_for`] needs to know the query's step and range;
+//! - a dropped metric name is only marked until the evaluation ends (`name_drop`), as in
+//!   Prometheus 3; [`Engine`] results never carry the mark.
 
 pub mod annotations;
 mod engine;
 mod error;
 pub mod functions;
+mod name_drop;
 mod numeric;
+mod query_text;
 
 pub use annotations::{Annotation, Annotations};
 pub use engine::{Engine, EngineOptions};
@@ -23,6 +29,7 @@ pub use model::query::{
     InstantSample, Matrix, Point, RangeSeries, STALE_NAN_BITS, Value, Vector, is_stale_nan,
 };
 pub use promql_parser::parser::Expr;
+pub use query_text::DurationContext;
 
 /// A selector's matchers in the store's terms: one set per `or` alternative, each with the
 /// metric name when the selector names one. Regexes are anchored as PromQL anchors them.
@@ -32,9 +39,20 @@ pub fn selector_matchers(
     engine::matcher_sets(vs)
 }
 
-/// Parses a PromQL expression, with the parser's message on failure. Periscope's own functions
-/// (the forecasts of [`crate::forecast`]) are known to the parser from the first call on.
+/// Parses a PromQL expression to be evaluated as an instant query (or a rule), with the
+/// parser's message on failure. Periscope's own functions (the forecasts of
+/// [`crate::forecast`]) are known to the parser from the first call on.
+///
+/// Duration expressions (`x[26m+4m]`, `offset step()`) are computed with `step()` and
+/// `range()` zero, as for any instant query; a range query's text goes through
+/// [`parse_for`] with its own step and range.
 pub fn parse(query: &str) -> Result<Expr, EvalError> {
+    parse_for(query, DurationContext::INSTANT)
+}
+
+/// Parses a PromQL expression to be evaluated in `context`: what `step()` and `range()` stand
+/// for in its duration expressions.
+pub fn parse_for(query: &str, context: DurationContext) -> Result<Expr, EvalError> {
     crate::forecast::register_parser_functions().map_err(|e| EvalError::Parse(e.to_string()))?;
-    promql_parser::parser::parse(query).map_err(EvalError::Parse)
+    query_text::parse(query, context)
 }

@@ -10,9 +10,9 @@
 //!
 //! What Periscope cannot represent is counted apart rather than failed: cases whose data or
 //! expected result holds native histogram samples (`{{...}}`, `load_with_nhcb`) are skipped.
-//! Two things are reduced rather than skipped: start timestamps (`metric@st` lines) are read
-//! past, and our evaluator returns no annotations, so `expect warn`/`expect info` cannot pass
-//! while `expect no_warn`/`expect no_info` always hold.
+//! Start timestamps (`metric@st` lines) are reduced rather than skipped: they are read past.
+//! A range case's `step()` and `range()` in duration expressions are its own step and range;
+//! an instant case's are zero, as in Prometheus.
 
 mod compare;
 mod querier;

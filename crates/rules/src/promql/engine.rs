@@ -13,7 +13,8 @@ mod binary;
 mod fetch;
 
 pub(super) use fetch::matcher_sets;
-mod labels;
+mod info;
+pub(in crate::promql) mod labels;
 mod subquery;
 #[cfg(test)]
 mod tests;
@@ -82,8 +83,10 @@ impl Engine {
         expr: &Expr,
         t: i64,
     ) -> Result<(Value, Annotations), EvalError> {
-        let ev = Evaluator::prepare(self.options, querier, expr, t, t, 0)?;
-        let value = ev.eval(expr, t)?;
+        let expr = info::with_info_selectors(expr)?;
+        let ev = Evaluator::prepare(self.options, querier, &expr, t, t, 0)?;
+        let mut value = ev.eval(&expr, t)?;
+        crate::promql::name_drop::finish_value(&mut value)?;
         Ok((value, ev.notes.take()))
     }
 
@@ -142,18 +145,22 @@ impl Engine {
                 )));
             }
         }
-        let ev = Evaluator::prepare(self.options, querier, expr, start, end, step)?;
+        let expr = info::with_info_selectors(expr)?;
+        let ev = Evaluator::prepare(self.options, querier, &expr, start, end, step)?;
         let mut out: Matrix = Vec::new();
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let mut points = 0usize;
         let mut t = start;
         while t <= end {
-            match ev.eval(expr, t)? {
+            match ev.eval(&expr, t)? {
                 Value::Scalar { v, .. } => {
                     push_point(&mut out, &mut index, Labels::new(), Point { t, v });
                     points += 1;
                 }
-                Value::Vector(vector) => {
+                Value::Vector(mut vector) => {
+                    // Each step's result is final: names marked for removal go now, and
+                    // series that then share their labels at different steps are one series.
+                    crate::promql::name_drop::finish_vector(&mut vector)?;
                     points += vector.len();
                     for s in vector {
                         push_point(&mut out, &mut index, s.labels, Point { t, v: s.value });
@@ -307,7 +314,7 @@ impl Evaluator {
                     for s in &mut vector {
                         s.value = -s.value;
                         s.t = t;
-                        s.labels.remove(model::METRIC_NAME_LABEL);
+                        crate::promql::name_drop::mark(&mut s.labels);
                     }
                     crate::promql::numeric::ensure_unique(&vector)?;
                     Ok(Value::Vector(vector))

@@ -7,20 +7,22 @@
 //! - `math`: element-wise arithmetic on instant vectors, and the scalar functions;
 //! - `time`: the calendar functions (UTC);
 //! - `labels`: label_replace, label_join, the sorts and absent;
-//! - `histogram`: histogram_quantile and friends over classic `le` buckets.
+//! - `histogram`: histogram_quantile and friends over classic `le` buckets;
+//! - `info`: info(), the join with info series such as `target_info`.
 //!
 //! Semantics follow Prometheus' documentation and its `promqltest` scripts. Only float samples
 //! exist here, so the native-histogram functions (`histogram_count`, `histogram_sum`, ...) see
 //! no histogram and return nothing, as Prometheus does for float input.
 
 mod histogram;
+mod info;
 mod labels;
 mod math;
 mod over_time;
 mod range;
 mod time;
 
-use model::{Labels, METRIC_NAME_LABEL};
+use model::Labels;
 use promql_parser::parser::Expr;
 
 use super::annotations::Notes;
@@ -115,6 +117,9 @@ fn dispatch(name: &str, args: &mut Args, ctx: &CallContext<'_>) -> Result<Value,
         return Ok(v);
     }
     if let Some(v) = histogram::call(name, args, ctx)? {
+        return Ok(v);
+    }
+    if let Some(v) = info::call(name, args, ctx)? {
         return Ok(v);
     }
     Err(EvalError::Invalid(match name {
@@ -217,18 +222,15 @@ impl Args {
     }
 }
 
-/// Removes the metric name: the value no longer measures what the name says. The `__type__`
-/// and `__unit__` labels (Prometheus' type-and-unit metadata) describe the named metric, so
-/// they go with it.
+/// Marks the metric name for removal: the value no longer measures what the name says. It
+/// goes when the evaluation ends, with `__type__` and `__unit__` (see `promql::name_drop`).
 fn drop_name(labels: &mut Labels) {
-    labels.remove(METRIC_NAME_LABEL);
-    labels.remove("__type__");
-    labels.remove("__unit__");
+    super::name_drop::mark(labels);
 }
 
 /// Applies `f` to every series of a range vector that has points in the window; a series for
 /// which `f` returns `None` is left out. The result carries the evaluation instant and, unless
-/// `keep_name`, no metric name.
+/// `keep_name`, a metric name marked for removal.
 fn per_series(
     m: Matrix,
     ctx: &CallContext<'_>,
@@ -285,6 +287,17 @@ pub(super) fn invalid_quantile(q: f64) -> String {
 mod tests {
     use super::*;
 
+    /// [`call`] with the result as the engine returns it: names marked for removal removed.
+    pub(super) fn call_finished(
+        name: &str,
+        args: Vec<Arg>,
+        ctx: &CallContext<'_>,
+    ) -> Result<Value, EvalError> {
+        let mut value = call(name, args, ctx)?;
+        crate::promql::name_drop::finish_value(&mut value)?;
+        Ok(value)
+    }
+
     pub(super) fn ctx(t: i64, window: Option<(i64, i64)>) -> CallContext<'static> {
         CallContext {
             t,
@@ -310,12 +323,12 @@ mod tests {
     }
 
     #[test]
-    fn dropping_the_name_must_not_merge_series() {
+    fn a_dropped_name_is_only_marked_until_the_evaluation_ends() {
         let v = vec![
             InstantSample {
                 labels: Labels::new().with("__name__", "a").with("x", "1"),
                 t: 0,
-                value: 1.0,
+                value: -1.0,
             },
             InstantSample {
                 labels: Labels::new().with("__name__", "b").with("x", "1"),
@@ -323,7 +336,18 @@ mod tests {
                 value: 2.0,
             },
         ];
-        let err = call("abs", vec![Arg::Vector(v)], &ctx(0, None)).unwrap_err();
+        let Value::Vector(out) = call("abs", vec![Arg::Vector(v)], &ctx(0, None)).unwrap() else {
+            panic!("abs() returns a vector");
+        };
+        // Both names are still there, marked; the engine removes them at the end and then
+        // refuses the two series with the same labels.
+        assert_eq!(out[0].labels.get("__name__"), Some("a"));
+        assert!(
+            out.iter()
+                .all(|s| crate::promql::name_drop::is_marked(&s.labels))
+        );
+        let mut out = out;
+        let err = crate::promql::name_drop::finish_vector(&mut out).unwrap_err();
         assert!(err.to_string().contains("same labelset"), "{err}");
     }
 }

@@ -11,7 +11,7 @@ use super::querier::MemoryQuerier;
 use super::script::{Command, EvalCmd, Load};
 use super::series::SeqValue;
 use super::{CaseReport, Evaluator, Outcome, SkipReason};
-use crate::promql::{self, Annotations, Expr, InstantSample, Value};
+use crate::promql::{self, Annotations, DurationContext, Expr, InstantSample, Value};
 
 /// Functions that answer with the query's own start, end, range or step.
 const QUERY_CONTEXT_FUNCTIONS: [&str; 4] = ["start", "end", "range", "step"];
@@ -125,7 +125,12 @@ impl Case<'_> {
         if self.cmd.expects_histograms() {
             return Outcome::Skipped(SkipReason::NativeHistograms);
         }
-        let expr = match promql::parse(&self.cmd.expr) {
+        let context = if self.cmd.is_range {
+            DurationContext::range_query(self.cmd.start, self.cmd.end, self.cmd.step)
+        } else {
+            DurationContext::INSTANT
+        };
+        let expr = match promql::parse_for(&self.cmd.expr, context) {
             Ok(e) => e,
             Err(e) => return Outcome::Failed(one_line(&format!("does not parse: {e}"))),
         };
@@ -296,11 +301,12 @@ impl Case<'_> {
 }
 
 /// `start()`, `end()`, `range()` and `step()` depend on the query's range, so Prometheus does
-/// not compare such a query's instant and range results.
+/// not compare such a query's instant and range results. Names are case-insensitive.
 fn uses_query_context(expr: &str) -> bool {
+    let lower = expr.to_ascii_lowercase();
     ["start()", "end()", "range()", "step()"]
         .iter()
-        .any(|f| expr.contains(f))
+        .any(|f| lower.contains(f))
 }
 
 fn show_ms(t: i64) -> String {

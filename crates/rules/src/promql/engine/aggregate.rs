@@ -15,6 +15,7 @@ use promql_parser::parser::token::{
 
 use super::labels::Grouping;
 use super::{Evaluator, value_name};
+use crate::promql::name_drop;
 use crate::promql::numeric::{kahan_add, quantile};
 use crate::promql::{EvalError, InstantSample, Value, Vector};
 
@@ -252,7 +253,10 @@ fn fold(
 ) -> Result<Vector, EvalError> {
     let (of_sample, firsts) = group_indices(input, grouping);
     let mut accs: Vec<Option<Acc>> = vec![None; firsts.len()];
+    // A group kept by its name drops the name when any member's name is marked for removal.
+    let mut marked = vec![false; firsts.len()];
     for (s, &g) in input.iter().zip(&of_sample) {
+        marked[g] |= name_drop::is_marked(&s.labels);
         match &mut accs[g] {
             Some(acc) => acc.add(op, s.value),
             slot => *slot = Some(Acc::first(op, s.value)),
@@ -261,11 +265,18 @@ fn fold(
     Ok(firsts
         .iter()
         .zip(accs)
-        .filter_map(|(&first, acc)| {
-            acc.map(|acc| InstantSample {
-                labels: grouping.group_labels(&input[first].labels),
-                t,
-                value: acc.finish(op, q),
+        .zip(marked)
+        .filter_map(|((&first, acc), marked)| {
+            acc.map(|acc| {
+                let mut labels = grouping.group_labels(&input[first].labels);
+                if marked {
+                    name_drop::mark(&mut labels);
+                }
+                InstantSample {
+                    labels,
+                    t,
+                    value: acc.finish(op, q),
+                }
             })
         })
         .collect())
@@ -350,6 +361,9 @@ fn count_values(
     let mut out = Vector::new();
     for s in input {
         let mut labels = grouping.group_labels(&s.labels);
+        if name_drop::is_marked(&s.labels) {
+            name_drop::mark(&mut labels);
+        }
         labels.set(label, format_value(s.value));
         match index.get(&labels) {
             Some(&i) => out[i].value += 1.0,

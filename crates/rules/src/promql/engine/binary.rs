@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use model::{Labels, METRIC_NAME_LABEL};
+use model::Labels;
 use promql_parser::parser::token::{
     T_ADD, T_ATAN2, T_DIV, T_EQLC, T_GTE, T_GTR, T_LAND, T_LOR, T_LSS, T_LTE, T_LUNLESS, T_MOD,
     T_MUL, T_NEQ, T_POW, T_SUB, TokenId,
@@ -13,6 +13,7 @@ use promql_parser::parser::{BinModifier, BinaryExpr, VectorMatchCardinality};
 
 use super::labels::{self, Grouping};
 use super::{Evaluator, value_name};
+use crate::promql::name_drop::{self, DROP_NAME_LABEL};
 use crate::promql::{EvalError, InstantSample, Value, Vector};
 
 /// Evaluates `lhs op rhs` at `t`.
@@ -85,7 +86,7 @@ fn arithmetic(op: TokenId, l: f64, r: f64) -> Result<f64, EvalError> {
 }
 
 /// `vector op scalar` (or `scalar op vector` when `swapped`). Comparisons filter and keep the
-/// vector's value and metric name; arithmetic and `bool` drop the name.
+/// vector's value and metric name; arithmetic and `bool` mark the name for removal.
 fn vector_scalar(
     mut v: Vector,
     s: f64,
@@ -112,7 +113,7 @@ fn vector_scalar(
             None => arithmetic(op, l, r)?,
         };
         sample.t = t;
-        sample.labels.remove(METRIC_NAME_LABEL);
+        name_drop::mark(&mut sample.labels);
     }
     crate::promql::numeric::ensure_unique(&v)?;
     Ok(v)
@@ -260,7 +261,7 @@ fn vector_vector(
             }
         }
         if return_bool {
-            result.remove(METRIC_NAME_LABEL);
+            name_drop::mark(&mut result);
         }
         // Ambiguity is an error even for pairs a comparison then filters out.
         if one_to_one {
@@ -300,7 +301,7 @@ fn vector_vector(
 }
 
 /// The labels of a matched pair's result, before `group_x` extra labels: the "many" side's,
-/// without the name for arithmetic, and for one-to-one matching reduced to the `on` labels or
+/// the name marked for removal for arithmetic, and for one-to-one matching reduced to the `on` labels or
 /// without the `ignoring` ones.
 fn result_labels(
     many: &Labels,
@@ -311,12 +312,12 @@ fn result_labels(
     use promql_parser::parser::LabelModifier;
     let mut out = many.clone();
     if !comparison {
-        out.remove(METRIC_NAME_LABEL);
+        name_drop::mark(&mut out);
     }
     if one_to_one {
         match matching {
             Some(LabelModifier::Include(on)) => {
-                out.retain(|n, _| on.labels.iter().any(|l| l == n));
+                out.retain(|n, _| n == DROP_NAME_LABEL || on.labels.iter().any(|l| l == n));
             }
             Some(LabelModifier::Exclude(ignoring)) => {
                 out.retain(|n, _| !ignoring.labels.iter().any(|l| l == n));

@@ -2,10 +2,13 @@
 //! label sets `by`/`without`/`on`/`ignoring` produce, and the duplicate-series check.
 
 use model::{Labels, METRIC_NAME_LABEL};
+
+use crate::promql::name_drop::DROP_NAME_LABEL;
 use promql_parser::parser::LabelModifier;
 
 /// Which labels identify a group: `on(...)`/`by(...)` keep only the listed ones;
-/// `ignoring(...)`/`without(...)` keep all but the listed ones and the metric name.
+/// `ignoring(...)`/`without(...)` keep all but the listed ones and the metric name. The mark of
+/// a name to be removed never takes part.
 #[derive(Clone, Copy)]
 pub(super) enum Grouping<'a> {
     /// Only these labels.
@@ -29,7 +32,9 @@ impl<'a> Grouping<'a> {
         match self {
             Grouping::Only(names) => names.iter().any(|n| n == name),
             Grouping::AllBut(names) => {
-                name != METRIC_NAME_LABEL && !names.iter().any(|n| n == name)
+                name != METRIC_NAME_LABEL
+                    && name != DROP_NAME_LABEL
+                    && !names.iter().any(|n| n == name)
             }
         }
     }
@@ -69,7 +74,11 @@ impl<'a> Grouping<'a> {
 }
 
 /// A label set as Prometheus prints it in messages: `{__name__="up", job="api"}`.
-pub(super) fn display(labels: &Labels) -> String {
-    let pairs: Vec<String> = labels.iter().map(|(n, v)| format!("{n}={v:?}")).collect();
+pub(in crate::promql) fn display(labels: &Labels) -> String {
+    let pairs: Vec<String> = labels
+        .iter()
+        .filter(|(n, _)| *n != DROP_NAME_LABEL)
+        .map(|(n, v)| format!("{n}={v:?}"))
+        .collect();
     format!("{{{}}}", pairs.join(", "))
 }

@@ -336,7 +336,8 @@ fn rank_at(x: f64, buckets: &[Bucket]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::promql::functions::{Arg, call, tests::ctx};
+    use crate::promql::functions::Arg;
+    use crate::promql::functions::tests::{call_finished as call, ctx};
 
     fn histogram(buckets: &[(&str, f64)]) -> Vector {
         buckets

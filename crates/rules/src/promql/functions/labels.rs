@@ -148,6 +148,10 @@ fn label_replace(args: &mut Args) -> Result<Vector, EvalError> {
             let mut out = String::new();
             caps.expand(&replacement, &mut out);
             set_or_remove(&mut s.labels, &dst, out);
+            if dst == model::METRIC_NAME_LABEL {
+                // A name written on purpose stays.
+                crate::promql::name_drop::unmark(&mut s.labels);
+            }
         }
     }
     Ok(v)
@@ -175,6 +179,9 @@ fn label_join(args: &mut Args) -> Result<Vector, EvalError> {
             .collect();
         let joined = joined.join(&separator);
         set_or_remove(&mut s.labels, &dst, joined);
+        if dst == model::METRIC_NAME_LABEL {
+            crate::promql::name_drop::unmark(&mut s.labels);
+        }
     }
     Ok(v)
 }

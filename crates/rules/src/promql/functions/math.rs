@@ -161,7 +161,8 @@ mod tests {
     use model::Labels;
 
     use super::*;
-    use crate::promql::functions::{Arg, call, tests::ctx};
+    use crate::promql::functions::Arg;
+    use crate::promql::functions::tests::{call_finished as call, ctx};
 
     fn vector(values: &[f64]) -> Vector {
         values

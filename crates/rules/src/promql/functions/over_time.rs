@@ -178,7 +178,8 @@ pub(super) fn absent_labels(expr: Option<&Expr>) -> Labels {
 mod tests {
     use super::*;
     use crate::promql::RangeSeries;
-    use crate::promql::functions::{Arg, tests::ctx};
+    use crate::promql::functions::Arg;
+    use crate::promql::functions::tests::{call_finished, ctx};
 
     fn run(name: &str, values: &[f64], scalar: Option<f64>) -> Vec<InstantSample> {
         let s = RangeSeries {
@@ -194,7 +195,7 @@ mod tests {
         };
         let mut args: Vec<Arg> = scalar.map(Arg::Scalar).into_iter().collect();
         args.push(Arg::Matrix(vec![s]));
-        match super::super::call(name, args, &ctx(60_000, Some((0, 60_000)))).unwrap() {
+        match call_finished(name, args, &ctx(60_000, Some((0, 60_000)))).unwrap() {
             Value::Vector(v) => v,
             other => panic!("{other:?}"),
         }
@@ -269,7 +270,7 @@ mod tests {
     fn absent_over_time_reports_only_when_nothing_is_there() {
         let present = run("absent_over_time", &[1.0], None);
         assert!(present.is_empty());
-        let empty = super::super::call(
+        let empty = call_finished(
             "absent_over_time",
             vec![Arg::Matrix(vec![])],
             &ctx(0, Some((0, 1))),

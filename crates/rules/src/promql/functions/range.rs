@@ -205,7 +205,8 @@ mod tests {
 
     use super::*;
     use crate::promql::RangeSeries;
-    use crate::promql::functions::{Arg, tests::ctx};
+    use crate::promql::functions::Arg;
+    use crate::promql::functions::tests::{call_finished, ctx};
 
     const MIN: i64 = 60_000;
 
@@ -227,7 +228,7 @@ mod tests {
     fn eval(name: &str, s: RangeSeries, t: i64, range: i64, extra: &[f64]) -> Option<f64> {
         let mut args = vec![Arg::Matrix(vec![s])];
         args.extend(extra.iter().map(|&v| Arg::Scalar(v)));
-        match super::super::call(name, args, &ctx(t, Some((t - range, t)))).unwrap() {
+        match call_finished(name, args, &ctx(t, Some((t - range, t)))).unwrap() {
             Value::Vector(v) => {
                 assert!(v.iter().all(|s| s.labels.metric_name().is_none()));
                 v.first().map(|s| s.value)
@@ -352,7 +353,7 @@ mod tests {
             &[0.01, 0.1],
         );
         assert!((r.unwrap() - 60.0).abs() < 1e-9, "{r:?}");
-        let bad = super::super::call(
+        let bad = call_finished(
             "double_exponential_smoothing",
             vec![Arg::Matrix(vec![]), Arg::Scalar(1.0), Arg::Scalar(0.5)],
             &ctx(0, Some((0, 1))),

@@ -66,7 +66,8 @@ mod tests {
     use model::Labels;
 
     use super::*;
-    use crate::promql::functions::{Arg, call, tests::ctx};
+    use crate::promql::functions::Arg;
+    use crate::promql::functions::tests::{call_finished as call, ctx};
 
     fn of(name: &str, seconds: f64) -> f64 {
         let v = vec![InstantSample {
