@@ -6,23 +6,21 @@
 //! [`AlertStateStore`] in the `store` crate; both speak only these types, so a record written by
 //! one version and read back by the next after a restart means the same thing.
 
+mod annotations;
 mod documents;
 mod history;
 mod state_store;
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::{Labels, Timestamp};
 
+pub use annotations::Annotations;
 pub use documents::{Document, DocumentStore, DocumentWrite};
 pub use history::{FLAP_HISTORY_LEN, FlapHistory};
 pub use state_store::{AlertStateStore, HistoryQuery, PruneSummary, StateBatch, StateStoreError};
-
-/// Annotations of an alert (summary, description, runbook...), by name.
-pub type Annotations = BTreeMap<String, String>;
 
 /// The identity of one alert: the rule that raised it and the label set that tells it apart
 /// from the rule's other alerts (one per failing series).
@@ -190,6 +188,12 @@ pub struct AlertRecord {
     pub last_value: Option<f64>,
     /// The annotations of the last failing evaluation (templates already expanded).
     pub annotations: Annotations,
+    /// The rule group whose rule keeps this alert: two groups may have rules of the same name,
+    /// and each must get its own alerts back after a restart. Set on records read back from the
+    /// state database; `None` on a record never saved (the batch that saves it names the group,
+    /// [`StateBatch::group`]) and on records saved before the group was stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 impl AlertRecord {
@@ -211,6 +215,7 @@ impl AlertRecord {
             suppressed_by: None,
             last_value: None,
             annotations: Annotations::new(),
+            group: None,
         }
     }
 
@@ -330,6 +335,7 @@ mod tests {
         record.suppressed_by = Some("RouterDown".into());
         record.last_value = Some(97.5);
         record.annotations.insert("summary".into(), "full".into());
+        record.group = Some("disks".into());
         let text = toml::to_string(&record).unwrap();
         let back: AlertRecord = toml::from_str(&text).unwrap();
         assert_eq!(back, record, "{text}");

@@ -266,13 +266,13 @@ impl Partner {
         };
         let (name, response) = (mode.name.clone(), mode.response.clone());
         let annotations = &mut alert.annotations;
-        annotations
-            .entry(FAILURE_MODE_ANNOTATION.to_string())
-            .or_insert(name);
-        if let Some(response) = response {
-            annotations
-                .entry(RESPONSE_ANNOTATION.to_string())
-                .or_insert(response);
+        if !annotations.contains_key(FAILURE_MODE_ANNOTATION) {
+            annotations.insert(FAILURE_MODE_ANNOTATION.to_string(), name);
+        }
+        if let Some(response) = response
+            && !annotations.contains_key(RESPONSE_ANNOTATION)
+        {
+            annotations.insert(RESPONSE_ANNOTATION.to_string(), response);
         }
     }
 }

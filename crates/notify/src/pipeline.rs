@@ -729,8 +729,8 @@ fn common(alerts: &[Alert]) -> (model::Labels, model::alert::Annotations) {
     let annotations = first
         .annotations
         .iter()
-        .filter(|(n, v)| alerts.iter().all(|a| a.annotations.get(*n) == Some(*v)))
-        .map(|(n, v)| (n.clone(), v.clone()))
+        .filter(|(n, v)| alerts.iter().all(|a| a.annotations.get(n) == Some(*v)))
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
         .collect();
     (labels, annotations)
 }

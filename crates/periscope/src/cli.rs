@@ -67,7 +67,9 @@ pub enum Command {
     /// Check every enabled monitor once, write the snapshot, and act as the mode says.
     ///
     /// Exits like a monitoring plugin with the worst outcome (0 OK, 1 WARNING, 2 CRITICAL,
-    /// 3 UNKNOWN), so cron, a systemd timer or Task Scheduler can act on it.
+    /// 3 UNKNOWN), so cron, a systemd timer or Task Scheduler can act on it. With `--mode
+    /// alerts`, firing alerts count too: a critical one as CRITICAL, a non-critical one as
+    /// WARNING (a logged one not at all).
     #[command(
         after_help = "Examples:\n  periscope run --mode silent        # every 15 minutes\n  periscope run --mode report        # hourly, 05:30-19:30\n  periscope run --mode end-of-day    # at 23:55\n  periscope run --mode alerts        # every 5 minutes"
     )]

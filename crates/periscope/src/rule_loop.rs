@@ -11,6 +11,11 @@
 //! save the changed alert records and their transitions to the state database in one batch,
 //! log the transitions, and publish the group's state for `/api/v1/rules` and `/api/v1/alerts`.
 //!
+//! Alert records are saved under their group, so rules of the same name in two groups keep
+//! their own alerts across a restart (`restore.rs`). The series Periscope's rules last found,
+//! which drive their "no data" alerts, are saved as documents beside them (`seen.rs`). At start
+//! and every hour the old state is pruned (`prune.rs`).
+//!
 //! Failure is contained: a rule that fails is a health problem of that rule and the group
 //! goes on; a state database that is down keeps the unsaved changes in memory and tries again
 //! at the next evaluation (the in-memory records stay authoritative meanwhile); nothing here
@@ -18,16 +23,19 @@
 
 mod once;
 mod persist;
+pub mod prune;
+mod restore;
+mod seen;
 mod views;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use model::alert::{AlertRecord, AlertStateStore, Transition};
-use model::{Clock, Querier, Storage};
+use model::alert::{AlertKey, AlertStateStore, DocumentStore, Transition};
+use model::{Clock, Querier, Storage, Timestamp};
 use rules::group::{Group, GroupOptions, GroupOutcome};
-use rules::native::{NativeRule, RULE_FAILING_ALERT};
+use rules::native::NativeRule;
 use rules::rulefile::{AlertingRule, Rule, RuleGroup};
 use tokio::sync::watch;
 use web::prom_api::RuleGroupView;
@@ -36,6 +44,7 @@ use crate::config::RulesConfig;
 use crate::notify_wire::AlertSink;
 pub use once::evaluate_once;
 pub use persist::{Pending, append_samples};
+pub use restore::restore;
 pub use views::{RulesSnapshot, all_alerts, firing_alerts};
 
 /// A configured group: its definition (for the API's view) and its runtime state.
@@ -46,6 +55,9 @@ pub struct LoadedGroup {
     pub def: RuleGroup,
     /// The runtime group.
     pub group: Group,
+    /// Alerts restored from rows saved under another group (the rule moved here), with that
+    /// group: the old rows are deleted once the state database is written.
+    superseded: Vec<(String, AlertKey)>,
 }
 
 /// The group name of the config's own rules at the default interval.
@@ -72,6 +84,7 @@ pub fn build_groups(config: &RulesConfig) -> Result<Vec<LoadedGroup>, String> {
                 file: file.name.clone(),
                 def: def.clone(),
                 group,
+                superseded: Vec::new(),
             });
         }
     }
@@ -97,6 +110,7 @@ pub fn build_groups(config: &RulesConfig) -> Result<Vec<LoadedGroup>, String> {
             file: NATIVE_FILE.to_string(),
             def,
             group,
+            superseded: Vec::new(),
         });
     }
     Ok(groups)
@@ -147,43 +161,53 @@ pub fn firing_rules(groups: &[LoadedGroup]) -> BTreeSet<String> {
         .collect()
 }
 
-/// Hands each alerting rule its stored records. An alert name used by more than one group
-/// gets its records in the first group only: the key does not say which group wrote it, and
-/// handing them to both would let one group resolve the other's alerts. Returns how many
-/// records found no rule (rules removed from the files; the database prunes them in time).
-pub fn restore(groups: &mut [LoadedGroup], records: Vec<AlertRecord>) -> usize {
-    let mut by_rule: std::collections::BTreeMap<String, Vec<AlertRecord>> = Default::default();
-    // The meta-alert is one name across groups: each group takes its own (by `group` label).
-    let (meta, records): (Vec<_>, Vec<_>) = records
-        .into_iter()
-        .partition(|r| r.key.rule == RULE_FAILING_ALERT);
-    let mut meta_unclaimed = meta.len();
-    for loaded in groups.iter_mut() {
-        let before = loaded.group.meta_alerts().len();
-        if loaded.group.restore(RULE_FAILING_ALERT, meta.clone()) {
-            meta_unclaimed -= loaded.group.meta_alerts().len() - before;
-        }
-    }
-    for record in records {
-        by_rule
-            .entry(record.key.rule.clone())
-            .or_default()
-            .push(record);
-    }
-    for loaded in groups.iter_mut() {
-        let names: Vec<String> = loaded
-            .group
-            .rules()
-            .filter(|r| r.alerting)
-            .map(|r| r.name.to_string())
-            .collect();
-        for name in names {
-            if let Some(records) = by_rule.remove(&name) {
-                loaded.group.restore(&name, records);
+/// Gives the groups what the state database remembers besides alert records (the series
+/// Periscope's rules last found) and, when `write`, tidies it: rows and documents a moved rule
+/// left under its old group, and documents of rules that are gone. Failures are logged: the
+/// rules then start with what they have.
+pub async fn restore_memory(
+    groups: &mut [LoadedGroup],
+    state: &dyn AlertStateStore,
+    documents: Option<&dyn DocumentStore>,
+    now: Timestamp,
+    write: bool,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    if write {
+        for batch in restore::superseded(groups) {
+            if let Err(e) = state.save(&batch).await {
+                problems.push(format!(
+                    "alert records of group {} not moved to their new group: {e}; tried again \
+                     at the next start",
+                    batch.group.as_deref().unwrap_or_default()
+                ));
             }
         }
     }
-    by_rule.values().map(Vec::len).sum::<usize>() + meta_unclaimed
+    let Some(documents) = documents else {
+        return problems;
+    };
+    match documents.load_documents(seen::SEEN_KIND).await {
+        Ok(found) => {
+            let restored = seen::restore(groups, found, now);
+            problems.extend(restored.problems);
+            if write
+                && !restored.tidy.is_empty()
+                && let Err(e) = documents.write_documents(&restored.tidy).await
+            {
+                problems.push(format!("series seen by removed rules not deleted: {e}"));
+            }
+            tracing::debug!(
+                series = restored.series,
+                "series seen by the rules restored"
+            );
+        }
+        Err(e) => problems.push(format!(
+            "series seen by the rules not read: {e}; series that stopped arriving before this \
+             start do not fire no data"
+        )),
+    }
+    problems
 }
 
 /// Logs one transition the way operators grep for it.
@@ -219,8 +243,10 @@ struct Shared {
     alerts: Option<AlertSink>,
 }
 
-/// Starts one task per group; they stop when `stopped` turns true, after a last attempt to
-/// save what the state database has not taken yet. The returned task ends when all have.
+/// Gives the groups their remembered series and tidies the state database
+/// ([`restore_memory`]), then starts one task per group and the hourly prune; they stop when
+/// `stopped` turns true, the groups after a last attempt to save what the state database has
+/// not taken yet. The returned task ends when all have.
 pub fn start(
     groups: Vec<LoadedGroup>,
     storage: Arc<dyn Storage>,
@@ -242,15 +268,27 @@ pub fn start(
         firing: RwLock::new(vec![BTreeSet::new(); groups.len()]),
         alerts,
     });
-    let tasks: Vec<_> = groups
-        .into_iter()
-        .enumerate()
-        .map(|(slot, g)| tokio::spawn(run_group(g, slot, Arc::clone(&shared), stopped.clone())))
-        .collect();
     tokio::spawn(async move {
+        let mut groups = groups;
+        let state = shared.state.as_ref();
+        let now = shared.clock.now();
+        for problem in restore_memory(&mut groups, state, state.documents(), now, true).await {
+            tracing::warn!("{problem}");
+        }
+        let mut tasks: Vec<_> = groups
+            .into_iter()
+            .enumerate()
+            .map(|(slot, g)| tokio::spawn(run_group(g, slot, Arc::clone(&shared), stopped.clone())))
+            .collect();
+        tasks.push(tokio::spawn(prune::run(
+            Arc::clone(&shared.state),
+            Arc::clone(&shared.clock),
+            prune::PRUNE_EVERY,
+            stopped.clone(),
+        )));
         for task in tasks {
             if let Err(e) = task.await {
-                tracing::error!(error = %e, "rule group task lost");
+                tracing::error!(error = %e, "rule task lost");
             }
         }
     })
@@ -266,7 +304,7 @@ async fn run_group(
     let name = loaded.def.name.clone();
     let mut ticks = tokio::time::interval(loaded.group.interval().max(Duration::from_millis(10)));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut pending = Pending::default();
+    let mut pending = Pending::new(&name);
     loop {
         tokio::select! {
             _ = stopped.wait_for(|s| *s) => break,
@@ -304,7 +342,13 @@ async fn run_group(
             Ok(_) => {}
             Err(e) => tracing::warn!(group = %name, error = %e, "rule output not stored"),
         }
-        let steps: Vec<_> = outcome.rules.into_iter().filter_map(|r| r.alerts).collect();
+        let mut steps = Vec::new();
+        for rule in outcome.rules {
+            if let Some(change) = rule.seen {
+                pending.add_seen(&rule.name, change, now);
+            }
+            steps.extend(rule.alerts);
+        }
         for step in &steps {
             for t in &step.transitions {
                 log_transition(&name, t);
@@ -314,7 +358,8 @@ async fn run_group(
             }
         }
         pending.add(steps);
-        pending.save(shared.state.as_ref(), &name).await;
+        // A failure is logged inside and retried at the next evaluation.
+        let _ = pending.save(shared.state.as_ref()).await;
         {
             let mut firing = shared.firing.write().unwrap_or_else(|e| e.into_inner());
             if let Some(f) = firing.get_mut(slot) {
@@ -328,7 +373,7 @@ async fn run_group(
         }
     }
     if !pending.is_empty() {
-        pending.save(shared.state.as_ref(), &name).await;
+        let _ = pending.save(shared.state.as_ref()).await;
         if !pending.is_empty() {
             tracing::error!(group = %name, "alert state changes not saved at stop; the next start re-evaluates from the last saved state");
         }

@@ -5,13 +5,16 @@
 //! A run that dies half-way is repeated in full by the next one.
 //!
 //! `--mode alerts` also evaluates the rule groups once (`rule_loop::evaluate_once`) and puts the
-//! firing alerts in the same mail as the monitors that need attention.
+//! firing alerts in the same mail as the monitors that need attention. Its exit status counts
+//! them too: a firing critical alert is CRITICAL, a non-critical one WARNING, a logged one
+//! nothing (see [`alerts_status`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::ValueEnum;
 use model::alert::AlertRecord;
+use model::level::Level;
 use model::{Clock, RunRecord, Sample, Status};
 use sensors::runner::{self, CheckResult};
 
@@ -45,13 +48,16 @@ pub struct RunOutcome {
     pub notes: Vec<String>,
     /// Alerts of the rules firing after this run (`--mode alerts` only).
     pub firing: Vec<AlertRecord>,
+    /// What the firing alerts make of the run's status ([`alerts_status`]).
+    pub firing_status: Status,
 }
 
 impl RunOutcome {
-    /// The exit status for a scheduler: the worst monitor, and at least UNKNOWN when an output
-    /// or a notification failed (the scheduler should notice either).
+    /// The exit status for a scheduler: the worst of the monitors and the firing alerts, and at
+    /// least UNKNOWN when an output or a notification failed (the scheduler should notice
+    /// either).
     pub fn status(&self) -> Status {
-        let worst = self.record.worst();
+        let worst = self.record.worst().worst(self.firing_status);
         if self.problems.is_empty() {
             worst
         } else {
@@ -78,9 +84,15 @@ pub async fn run_once(
         problems: Vec::new(),
         notes: Vec::new(),
         firing: Vec::new(),
+        firing_status: Status::Ok,
     };
     if mode == Mode::Alerts {
         let rules = rule_loop::evaluate_once(config, Arc::clone(&clock)).await;
+        let default_level = config
+            .notify
+            .as_ref()
+            .map_or(Level::Critical, |n| n.default_level);
+        outcome.firing_status = alerts_status(&rules.firing, default_level);
         outcome.firing = rules.firing;
         outcome.notes.extend(rules.notes);
         outcome.problems.extend(rules.problems);
@@ -96,6 +108,23 @@ pub async fn run_once(
         }
     }
     Ok(outcome)
+}
+
+/// The status firing alerts give a run, as a plugin would say it: CRITICAL when one is
+/// critical, WARNING when one is non-critical, OK when none fires or all are only logged. An
+/// alert's level is the notifier's reading of its labels (`level`, else `severity`, else
+/// `default_level`: `[notify] default_level`, critical when unset).
+pub fn alerts_status(firing: &[AlertRecord], default_level: Level) -> Status {
+    firing
+        .iter()
+        .map(
+            |a| match notify::alert::level_of(&a.key.labels, default_level) {
+                Level::Critical => Status::Critical,
+                Level::NonCritical => Status::Warning,
+                Level::Logged => Status::Ok,
+            },
+        )
+        .fold(Status::Ok, Status::worst)
 }
 
 /// Keeps the run's samples in the metric store, then lets the store cut blocks and apply
@@ -312,5 +341,45 @@ async fn send(
             .notes
             .push(format!("e-mailed \"{subject}\" to {}", to.join(", "))),
         Err(e) => out.problems.push(format!("e-mail not sent: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use model::alert::AlertKey;
+    use model::{Labels, Timestamp};
+
+    use super::*;
+
+    fn firing(labels: &[(&str, &str)]) -> AlertRecord {
+        let key = AlertKey::new("A", labels.iter().copied().collect::<Labels>());
+        AlertRecord::new(key, Timestamp(0))
+    }
+
+    #[test]
+    fn firing_alerts_raise_the_status_by_their_level_and_logged_ones_do_not() {
+        let logged = firing(&[("level", "logged")]);
+        let warning = firing(&[("severity", "warning")]);
+        let critical = firing(&[("level", "critical")]);
+        let unlabelled = firing(&[]);
+        let status = |alerts: &[AlertRecord], default| alerts_status(alerts, default);
+        assert_eq!(status(&[], Level::Critical), Status::Ok);
+        assert_eq!(
+            status(std::slice::from_ref(&logged), Level::Critical),
+            Status::Ok
+        );
+        assert_eq!(
+            status(&[logged.clone(), warning.clone()], Level::Critical),
+            Status::Warning
+        );
+        assert_eq!(
+            status(&[warning, critical], Level::Logged),
+            Status::Critical
+        );
+        assert_eq!(
+            status(std::slice::from_ref(&unlabelled), Level::Critical),
+            Status::Critical
+        );
+        assert_eq!(status(&[unlabelled], Level::NonCritical), Status::Warning);
     }
 }

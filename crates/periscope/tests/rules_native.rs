@@ -7,6 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::World;
+use common::api::get;
 use common::serve::{Serve, free_port};
 use serde_json::Value;
 
@@ -22,12 +23,6 @@ fn config(port: u16) -> String {
          no_data = \"ok\"\n\
          annotations = {{ summary = \"{{{{ $labels.job }}}} is slow ({{{{ $labels.level }}}})\" }}\n"
     )
-}
-
-async fn get(client: &reqwest::Client, url: &str) -> Value {
-    let response = client.get(url).send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 200, "{url}");
-    serde_json::from_str(&response.text().await.unwrap()).unwrap()
 }
 
 /// The firing ApiLatency alert at `level`, waiting up to 30 s for it.

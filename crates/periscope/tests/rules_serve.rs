@@ -5,9 +5,10 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::World;
+use common::api::{get, wait_for};
 use common::serve::{Serve, free_port};
 use serde_json::Value;
 
@@ -39,33 +40,6 @@ fn config(port: u16, state: Option<&str>) -> String {
          [http]\nlisten = \"127.0.0.1:{port}\"\n\n\
          [rules]\nfiles = [\"rules/*.yml\"]\ninterval = \"300ms\"\n"
     )
-}
-
-async fn get(client: &reqwest::Client, url: &str) -> Value {
-    let response = client.get(url).send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 200, "{url}");
-    serde_json::from_str(&response.text().await.unwrap()).unwrap()
-}
-
-/// Asks `path` until `pick` finds what it wants in the answer; gives up after 30 s.
-async fn wait_for<T>(
-    client: &reqwest::Client,
-    url: &str,
-    what: &str,
-    pick: impl Fn(&Value) -> Option<T>,
-) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let body = get(client, url).await;
-        if let Some(found) = pick(&body) {
-            return found;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never saw {what}: last answer {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// The one ErrorsHigh alert in an `/api/v1/alerts` answer, if it is in `state`.

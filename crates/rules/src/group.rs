@@ -50,6 +50,7 @@ use crate::promql::{self, Engine, EngineOptions, Expr, Value};
 use crate::rulefile::{Rule, RuleGroup};
 use crate::template::{Template, TemplateError};
 
+pub use native::SeenChange;
 pub use query::EngineTemplateQuery;
 
 /// The metric name of the series that says which alerts are pending or firing.
@@ -183,6 +184,10 @@ pub struct RuleResult {
     /// For an alerting rule, the state machine's step: records to keep, keys to forget and the
     /// transitions to notify.
     pub alerts: Option<RuleStep>,
+    /// For a Periscope rule that watches its series for no data: how the series it found changed
+    /// since the last evaluation, for the caller to keep across restarts (see
+    /// [`Group::restore_seen`]). `None` when nothing changed, and for every other rule.
+    pub seen: Option<SeenChange>,
 }
 
 /// What one evaluation of a group gave.
@@ -478,6 +483,33 @@ impl Group {
         false
     }
 
+    /// Hands a Periscope rule back the series it found at its last evaluation before a restart
+    /// (from [`RuleResult::seen`] changes the caller kept). Returns false when the group has no
+    /// Periscope rule of that name.
+    pub fn restore_seen(&mut self, rule: &str, series: Vec<Labels>) -> bool {
+        for r in &mut self.rules {
+            if r.name == rule
+                && let Kind::Native(n) = &mut r.kind
+            {
+                n.restore_seen(series);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The series the Periscope rule `rule` found at its last evaluation; `None` when the group
+    /// has no Periscope rule of that name.
+    pub fn seen(&self, rule: &str) -> Option<&std::collections::BTreeSet<Labels>> {
+        self.rules
+            .iter()
+            .filter(|r| r.name == rule)
+            .find_map(|r| match &r.kind {
+                Kind::Native(n) => Some(n.seen()),
+                _ => None,
+            })
+    }
+
     /// Evaluates every rule at `now` (ms) over `querier`, in order; see the module
     /// documentation. A rule that fails is reported in its [`RuleResult`] and the others run.
     pub fn evaluate(&mut self, querier: &dyn Querier, now: i64) -> GroupOutcome {
@@ -533,12 +565,17 @@ impl Group {
             let duration = rule_started.elapsed();
             rule.last_duration = duration;
             rule.last_evaluation = Some(now);
+            let seen = match &mut rule.kind {
+                Kind::Native(n) => n.take_seen_change(),
+                _ => None,
+            };
             outcome.rules.push(RuleResult {
                 name: rule.name.clone(),
                 health: rule.health.clone(),
                 duration,
                 series: result.series,
                 alerts: result.alerts,
+                seen,
             });
         }
         if let Some(records) = &mut self.meta {

@@ -16,8 +16,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use model::alert::{
-    AlertRecord, AlertStateStore, HistoryQuery, PruneSummary, StateBatch, StateStoreError,
-    Transition,
+    AlertRecord, AlertStateStore, DocumentStore, HistoryQuery, PruneSummary, StateBatch,
+    StateStoreError, Transition,
 };
 use model::{BoxFuture, Timestamp};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
@@ -158,7 +158,7 @@ impl StateDb {
                 .map(|row| rows::record_from(row, &self.location))
                 .collect::<Result<Vec<_>, _>>()?
         });
-        records.sort_by(|a, b| a.key.cmp(&b.key));
+        records.sort_by(|a, b| a.key.cmp(&b.key).then_with(|| a.group.cmp(&b.group)));
         Ok(records)
     }
 
@@ -170,9 +170,9 @@ impl StateDb {
         on_pool!(self, pool => {
             let mut tx = pool.begin().await.map_err(fail)?;
             for record in &batch.upserts {
-                let r = RecordRow::new(record);
+                let r = RecordRow::new(record, batch.group.as_deref());
                 sqlx::query(sql::UPSERT_RECORD)
-                    .bind(r.fingerprint)
+                    .bind(r.fingerprint.as_str())
                     .bind(r.rule)
                     .bind(r.labels)
                     .bind(r.phase)
@@ -189,13 +189,23 @@ impl StateDb {
                     .bind(r.suppressed_by)
                     .bind(r.last_value)
                     .bind(r.annotations)
+                    .bind(r.rule_group.as_str())
                     .execute(&mut *tx)
                     .await
                     .map_err(fail)?;
+                if r.rule_group != sql::NO_GROUP {
+                    sqlx::query(sql::DELETE_UNGROUPED_RECORD)
+                        .bind(r.fingerprint)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(fail)?;
+                }
             }
+            let removal_group = batch.group.as_deref().unwrap_or(sql::NO_GROUP);
             for key in &batch.removals {
                 sqlx::query(sql::DELETE_RECORD)
                     .bind(key.fingerprint().to_string())
+                    .bind(removal_group)
                     .execute(&mut *tx)
                     .await
                     .map_err(fail)?;
@@ -298,6 +308,10 @@ impl AlertStateStore for StateDb {
         query: &'a HistoryQuery,
     ) -> BoxFuture<'a, Result<Vec<Transition>, StateStoreError>> {
         Box::pin(self.read_history(query))
+    }
+
+    fn documents(&self) -> Option<&dyn DocumentStore> {
+        Some(self)
     }
 }
 

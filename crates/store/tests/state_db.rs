@@ -127,6 +127,7 @@ async fn records_survive_a_restart(backend: Backend) {
         upserts: vec![resolved.clone()],
         removals: vec![records[0].key.clone()],
         transitions: vec![],
+        group: None,
     };
     db.save(&next).await.unwrap();
     assert_eq!(db.load().await.unwrap(), [resolved]);
@@ -160,6 +161,7 @@ async fn a_batch_is_saved_whole_or_not_at_all(backend: Backend) {
             AlertPhase::Firing,
             5,
         )],
+        group: None,
     };
     let err = db.save(&failing).await.expect_err("save without its table");
     assert!(
@@ -282,6 +284,7 @@ async fn prune_keeps_live_alerts_and_recent_history(backend: Backend) {
             transition(&old_firing.key, Pending, Firing, 0),
             transition(&recent_resolved.key, Firing, Resolved, 100),
         ],
+        group: None,
     };
     db.save(&batch).await.unwrap();
     let summary = db.prune(at(50)).await.unwrap();

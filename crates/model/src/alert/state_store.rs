@@ -3,19 +3,24 @@
 
 use std::fmt;
 
-use super::{AlertKey, AlertRecord, Fingerprint, Transition};
+use super::{AlertKey, AlertRecord, DocumentStore, Fingerprint, Transition};
 use crate::{BoxFuture, Timestamp};
 
 /// The changes of one evaluation round, written all together or not at all, so a crash never
 /// leaves a record that disagrees with its history.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StateBatch {
-    /// Records to insert or replace (by their key's fingerprint).
+    /// Records to insert or replace (by their group and their key's fingerprint).
     pub upserts: Vec<AlertRecord>,
     /// Records to delete: alerts that are inactive and have nothing left to remember.
     pub removals: Vec<AlertKey>,
     /// Transitions to append to the history.
     pub transitions: Vec<Transition>,
+    /// The rule group the batch is from: upserts whose record names no group are saved under
+    /// it, and a removal deletes that group's record (and a record of the same alert saved
+    /// before groups were stored), never another group's. `None` keeps and deletes only
+    /// records without a group.
+    pub group: Option<String>,
 }
 
 impl StateBatch {
@@ -49,7 +54,7 @@ pub struct PruneSummary {
 
 /// Where alert state lives. Implementations must make [`AlertStateStore::save`] atomic.
 pub trait AlertStateStore: Send + Sync {
-    /// Every stored record, sorted by rule and labels.
+    /// Every stored record, sorted by rule and labels (then group).
     fn load(&self) -> BoxFuture<'_, Result<Vec<AlertRecord>, StateStoreError>>;
 
     /// Writes a batch in one transaction: all of it is visible afterwards, or none of it.
@@ -64,6 +69,13 @@ pub trait AlertStateStore: Send + Sync {
         &'a self,
         query: &'a HistoryQuery,
     ) -> BoxFuture<'a, Result<Vec<Transition>, StateStoreError>>;
+
+    /// The same database's documents, when it keeps them: rule evaluation keeps there what it
+    /// must remember across restarts besides alert records (which series a rule last saw).
+    /// `None` (the default) for a store without documents; that memory then starts empty.
+    fn documents(&self) -> Option<&dyn DocumentStore> {
+        None
+    }
 }
 
 /// Why the state database could not do what was asked.

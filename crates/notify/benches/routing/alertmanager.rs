@@ -129,7 +129,7 @@ fn batch(indexes: &[usize], version: u32, starts_at: Timestamp, at: Timestamp) -
             let annotations: Map<String, Value> = a
                 .annotations
                 .iter()
-                .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+                .map(|(k, v)| (k.to_string(), Value::from(v)))
                 .collect();
             let mut o = Map::new();
             o.insert("labels".into(), labels.into());

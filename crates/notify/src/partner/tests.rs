@@ -87,9 +87,9 @@ fn a_failure_mode_takes_what_it_leaves_out_from_the_partner() {
     a.annotations
         .insert("response".into(), "set by the rule".into());
     acme.annotate(&mut a);
-    assert_eq!(a.annotations["failure_mode"], "slow");
+    assert_eq!(&a.annotations["failure_mode"], "slow");
     assert_eq!(
-        a.annotations["response"], "set by the rule",
+        &a.annotations["response"], "set by the rule",
         "never overwritten"
     );
 }

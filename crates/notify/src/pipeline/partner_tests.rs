@@ -234,8 +234,11 @@ fn a_failure_mode_has_its_own_rule_and_its_agreed_response_travels_with_the_aler
         })
         .unwrap();
     let annotations = &ours.entry.notification.alerts[0].annotations;
-    assert_eq!(annotations["failure_mode"], "zip code mismatch");
-    assert_eq!(annotations["response"], "WONTFIX: they update twice a year");
+    assert_eq!(&annotations["failure_mode"], "zip code mismatch");
+    assert_eq!(
+        &annotations["response"],
+        "WONTFIX: they update twice a year"
+    );
 }
 
 #[test]

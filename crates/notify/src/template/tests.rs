@@ -30,7 +30,7 @@ fn notification() -> Notification {
         common_labels: [("alertname", "DiskFull"), ("level", "critical")]
             .into_iter()
             .collect(),
-        common_annotations: BTreeMap::new(),
+        common_annotations: BTreeMap::new().into(),
         alerts: vec![firing, resolved],
         truncated_alerts: 0,
         external_url: "http://periscope.example".into(),

@@ -94,6 +94,7 @@ pub fn load(
         let Some(def) = super::section::<RuleDef>(sources, root, &key, value, errors) else {
             continue;
         };
+        super::rules::check_monitor_ref(sources, root, &key, def.monitor.as_deref(), errors);
         match native::compile(&name, &def, periods) {
             Ok(rule) => compiled.push(rule),
             Err(issues) => {

@@ -271,6 +271,56 @@ impl RulesResolver<'_, '_> {
     }
 }
 
+/// Checks that the `monitor = "M"` short form of the `[rule.NAME]` at `key` names a
+/// `[monitor.M]` of the config (in any file): a rule on a monitor that does not exist would
+/// only ever fire "no data". The error points at the `monitor` key, with the closest monitor
+/// name as a hint.
+pub fn check_monitor_ref(
+    sources: &Sources,
+    root: &Spanned<DeValue<'_>>,
+    key: &str,
+    monitor: Option<&str>,
+    errors: &mut Vec<ConfigError>,
+) {
+    let Some(monitor) = monitor else {
+        return;
+    };
+    let known: Vec<String> = match root.get_ref() {
+        DeValue::Table(table) => match table.get("monitor").map(Spanned::get_ref) {
+            Some(DeValue::Table(monitors)) => monitors
+                .iter()
+                .map(|(name, _)| name.get_ref().to_string())
+                .collect(),
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    if known.iter().any(|m| m == monitor) {
+        return;
+    }
+    let path = format!("{key}.monitor");
+    let at = Some(locate::span_of_path(root, &path).start);
+    let near = known
+        .iter()
+        .map(|m| (super::errors::edit_distance(monitor, m), m))
+        .filter(|(d, m)| *d <= (m.chars().count() / 3).max(2))
+        .min_by_key(|(d, _)| *d);
+    let hint = match (near, known.is_empty()) {
+        (Some((_, m)), _) => format!("did you mean `{m}`?"),
+        (None, true) => "no [monitor.NAME] is configured".to_string(),
+        (None, false) => format!("known monitors: {}", known.join(", ")),
+    };
+    errors.push(
+        ConfigError::at(
+            sources,
+            at,
+            path,
+            format!("no monitor is called `{monitor}`"),
+        )
+        .hint(hint),
+    );
+}
+
 /// A rule file problem as a config problem: the rule file and its line, the group and rule
 /// as the key.
 fn rule_problem(path: &Path, p: &rulefile::Problem) -> ConfigError {

@@ -10,9 +10,11 @@
 use std::sync::Arc;
 
 use model::alert::{AlertRecord, AlertStateStore};
-use model::{Clock, Querier};
+use model::{Clock, Querier, Timestamp};
 
-use super::{LoadedGroup, Pending, append_samples, build_groups, firing_alerts, restore};
+use super::{
+    LoadedGroup, Pending, append_samples, build_groups, firing_alerts, restore, restore_memory,
+};
 use crate::config::Config;
 use crate::wire;
 
@@ -66,7 +68,12 @@ pub async fn evaluate_once(config: &Config, clock: Arc<dyn Clock>) -> Evaluated 
     let now = clock.now();
     match wire::open_store(store_config, Arc::clone(&clock)) {
         Ok(store) => {
-            let steps = evaluate(&mut groups, &store, now.0, &mut out);
+            if let Some(db) = &state {
+                let db: &dyn AlertStateStore = db.as_ref();
+                let problems = restore_memory(&mut groups, db, db.documents(), now, true).await;
+                out.problems.extend(problems);
+            }
+            let steps = evaluate(&mut groups, &store, now, &mut out);
             for samples in &steps.samples {
                 if let Err(e) = append_samples(&store, samples).await {
                     out.problems.push(format!("rule output not stored: {e}"));
@@ -77,13 +84,21 @@ pub async fn evaluate_once(config: &Config, clock: Arc<dyn Clock>) -> Evaluated 
                     .push(format!("metric store not closed cleanly: {e}"));
             }
             if let Some(db) = &state {
-                save(db.as_ref(), steps.pending, &config.state_db.shown, &mut out).await;
+                for pending in steps.pending {
+                    save(db.as_ref(), pending, &config.state_db.shown, &mut out).await;
+                }
             }
         }
         Err(store::OpenError::Locked { .. }) => {
             match store::Store::open_read_only(&store_config.dir, Arc::clone(&clock)) {
                 Ok(view) => {
-                    evaluate(&mut groups, &view, now.0, &mut out);
+                    if let Some(db) = &state {
+                        let db: &dyn AlertStateStore = db.as_ref();
+                        let problems =
+                            restore_memory(&mut groups, db, db.documents(), now, false).await;
+                        out.problems.extend(problems);
+                    }
+                    evaluate(&mut groups, &view, now, &mut out);
                     out.notes.push(
                         "`periscope serve` holds the metric store and owns alert state: rules \
                          were evaluated over its data, and nothing was written"
@@ -106,48 +121,54 @@ pub async fn evaluate_once(config: &Config, clock: Arc<dyn Clock>) -> Evaluated 
 /// What the groups produced, for the writing path.
 struct Steps {
     samples: Vec<Vec<rules::group::OutputSample>>,
-    pending: Pending,
+    /// One per group: each group's records are saved under its name.
+    pending: Vec<Pending>,
 }
 
 fn evaluate(
     groups: &mut [LoadedGroup],
     querier: &dyn Querier,
-    now: i64,
+    now: Timestamp,
     out: &mut Evaluated,
 ) -> Steps {
     let mut steps = Steps {
         samples: Vec::new(),
-        pending: Pending::default(),
+        pending: Vec::new(),
     };
     for i in 0..groups.len() {
         let firing = super::firing_rules(&groups[..i]);
         let loaded = &mut groups[i];
         let outcome = loaded
             .group
-            .evaluate_with(querier, now, &|rule| firing.contains(rule));
+            .evaluate_with(querier, now.0, &|rule| firing.contains(rule));
         for (rule, error) in outcome.errors() {
             out.problems.push(format!(
                 "rule {rule} of group {} ({}) failed: {error}",
                 loaded.def.name, loaded.file
             ));
         }
-        let group_steps: Vec<_> = outcome.rules.into_iter().filter_map(|r| r.alerts).collect();
+        let mut pending = Pending::new(&loaded.def.name);
+        let mut group_steps = Vec::new();
+        for rule in outcome.rules {
+            if let Some(change) = rule.seen {
+                pending.add_seen(&rule.name, change, now);
+            }
+            group_steps.extend(rule.alerts);
+        }
         for step in &group_steps {
             for t in &step.transitions {
                 super::log_transition(&loaded.def.name, t);
             }
         }
-        steps.pending.add(group_steps);
+        pending.add(group_steps);
+        steps.pending.push(pending);
         steps.samples.push(outcome.samples);
     }
     steps
 }
 
-async fn save(db: &dyn AlertStateStore, pending: Pending, shown: &str, out: &mut Evaluated) {
-    if pending.is_empty() {
-        return;
-    }
-    if let Err(e) = db.save(&pending.batch()).await {
+async fn save(db: &dyn AlertStateStore, mut pending: Pending, shown: &str, out: &mut Evaluated) {
+    if let Err(e) = pending.save(db).await {
         out.problems
             .push(format!("alert state not saved to {shown}: {e}"));
     }

@@ -1,13 +1,15 @@
 //! Getting an evaluation's results out: samples into the metric store, alert records and
-//! transitions into the state database, with what the database did not take kept for the next
-//! attempt.
+//! transitions (and the series Periscope's rules last found, see `seen.rs`) into the state
+//! database, with what the database did not take kept for the next attempt.
 
 use std::collections::{BTreeMap, HashMap};
 
-use model::alert::{AlertKey, AlertRecord, AlertStateStore, StateBatch, Transition};
+use model::alert::{AlertKey, AlertRecord, AlertStateStore, DocumentWrite, StateBatch, Transition};
 use model::{Labels, SeriesRef, Storage, StoreError, Timestamp};
 use rules::alert::RuleStep;
-use rules::group::OutputSample;
+use rules::group::{OutputSample, SeenChange};
+
+use super::seen;
 
 /// Most transitions kept for a state database that stays down: past this the oldest are
 /// dropped (and counted in the log), so an outage cannot eat the memory.
@@ -44,16 +46,43 @@ pub async fn append_samples(
     Ok(refused)
 }
 
-/// Alert state changes not yet in the state database: the newest record per alert (or its
-/// removal) and the transitions in order.
+/// One group's state changes not yet in the state database: the newest record per alert (or
+/// its removal), the transitions in order, and the newest write per document.
 #[derive(Default)]
 pub struct Pending {
+    /// The group the records are saved under.
+    group: String,
     records: BTreeMap<AlertKey, Option<AlertRecord>>,
     transitions: Vec<Transition>,
+    documents: BTreeMap<String, DocumentWrite>,
     dropped: usize,
 }
 
 impl Pending {
+    /// Nothing yet to save for the group `group`.
+    pub fn new(group: &str) -> Self {
+        Pending {
+            group: group.to_string(),
+            ..Pending::default()
+        }
+    }
+
+    /// Adds how the series a Periscope rule of the group found changed at `now`.
+    pub fn add_seen(&mut self, rule: &str, change: SeenChange, now: Timestamp) {
+        self.add_documents(seen::writes(&self.group, rule, change, now));
+    }
+
+    /// Adds document writes; a later write of the same document replaces an earlier one.
+    pub fn add_documents(&mut self, writes: impl IntoIterator<Item = DocumentWrite>) {
+        for write in writes {
+            let key = match &write {
+                DocumentWrite::Put(d) => format!("{}/{}", d.kind, d.key),
+                DocumentWrite::Delete { kind, key } => format!("{kind}/{key}"),
+            };
+            self.documents.insert(key, write);
+        }
+    }
+
     /// Adds the alerting rules' steps of one evaluation.
     pub fn add(&mut self, steps: impl IntoIterator<Item = RuleStep>) {
         for step in steps {
@@ -74,12 +103,15 @@ impl Pending {
 
     /// True when there is nothing to save.
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty() && self.transitions.is_empty()
+        self.records.is_empty() && self.transitions.is_empty() && self.documents.is_empty()
     }
 
-    /// The changes as one batch.
+    /// The alert state changes as one batch, under the group.
     pub fn batch(&self) -> StateBatch {
-        let mut batch = StateBatch::default();
+        let mut batch = StateBatch {
+            group: Some(self.group.clone()),
+            ..StateBatch::default()
+        };
         for (key, record) in &self.records {
             match record {
                 Some(r) => batch.upserts.push(r.clone()),
@@ -90,29 +122,51 @@ impl Pending {
         batch
     }
 
-    /// Saves everything in one batch; on failure keeps it for the next call and logs why.
-    pub async fn save(&mut self, state: &dyn AlertStateStore, group: &str) {
-        if self.is_empty() {
-            return;
-        }
-        match state.save(&self.batch()).await {
-            Ok(()) => {
-                if self.dropped > 0 {
-                    tracing::warn!(
-                        group,
-                        dropped = self.dropped,
-                        "alert transitions lost while the state database was unavailable"
-                    );
+    /// Saves the alert state in one batch, then the documents in another; what fails is kept
+    /// for the next call, and the log says why. Returns the first error, if any.
+    pub async fn save(&mut self, state: &dyn AlertStateStore) -> Result<(), String> {
+        let group = self.group.as_str();
+        let mut failed = None;
+        if !self.records.is_empty() || !self.transitions.is_empty() {
+            match state.save(&self.batch()).await {
+                Ok(()) => {
+                    if self.dropped > 0 {
+                        tracing::warn!(
+                            group,
+                            dropped = self.dropped,
+                            "alert transitions lost while the state database was unavailable"
+                        );
+                    }
+                    self.records.clear();
+                    self.transitions.clear();
+                    self.dropped = 0;
                 }
-                *self = Pending::default();
-            }
-            Err(e) if e.is_retryable() => {
-                tracing::warn!(group, error = %e, unsaved = self.records.len(), "alert state not saved; kept in memory, retried at the next evaluation")
-            }
-            Err(e) => {
-                tracing::error!(group, error = %e, unsaved = self.records.len(), "alert state not saved; kept in memory, retried at the next evaluation")
+                Err(e) => {
+                    if e.is_retryable() {
+                        tracing::warn!(group, error = %e, unsaved = self.records.len(), "alert state not saved; kept in memory, retried at the next evaluation")
+                    } else {
+                        tracing::error!(group, error = %e, unsaved = self.records.len(), "alert state not saved; kept in memory, retried at the next evaluation")
+                    }
+                    failed = Some(e.to_string());
+                }
             }
         }
+        if !self.documents.is_empty() {
+            let Some(documents) = state.documents() else {
+                // Nowhere to keep them: the memory starts empty at the next start.
+                self.documents.clear();
+                return failed.map_or(Ok(()), Err);
+            };
+            let writes: Vec<DocumentWrite> = self.documents.values().cloned().collect();
+            match documents.write_documents(&writes).await {
+                Ok(()) => self.documents.clear(),
+                Err(e) => {
+                    tracing::warn!(group, error = %e, unsaved = writes.len(), "series seen by the rules not saved; kept in memory, retried at the next evaluation");
+                    failed.get_or_insert(e.to_string());
+                }
+            }
+        }
+        failed.map_or(Ok(()), Err)
     }
 }
 
@@ -186,19 +240,20 @@ mod tests {
     async fn changes_wait_in_memory_while_the_database_is_down() {
         let db = Flaky::default();
         *db.down.lock().unwrap() = true;
-        let mut pending = Pending::default();
+        let mut pending = Pending::new("g");
         pending.add([step(AlertPhase::Pending, 1)]);
-        pending.save(&db, "g").await;
+        assert!(pending.save(&db).await.is_err());
         pending.add([step(AlertPhase::Firing, 2)]);
-        pending.save(&db, "g").await;
+        assert!(pending.save(&db).await.is_err());
         assert!(!pending.is_empty(), "nothing is lost while it is down");
 
         *db.down.lock().unwrap() = false;
-        pending.save(&db, "g").await;
+        pending.save(&db).await.unwrap();
         assert!(pending.is_empty());
         let saved = db.saved.lock().unwrap();
         assert_eq!(saved.len(), 1, "one batch once it is back");
-        // The newest record per alert, and every transition in order.
+        // The newest record per alert, and every transition in order, under the group.
+        assert_eq!(saved[0].group.as_deref(), Some("g"));
         assert_eq!(saved[0].upserts.len(), 1);
         assert_eq!(saved[0].upserts[0].phase, AlertPhase::Firing);
         let to: Vec<_> = saved[0].transitions.iter().map(|t| t.to).collect();
@@ -207,7 +262,7 @@ mod tests {
 
     #[test]
     fn a_removal_after_an_upsert_wins() {
-        let mut pending = Pending::default();
+        let mut pending = Pending::new("g");
         let s = step(AlertPhase::Pending, 1);
         let key = s.records[0].key.clone();
         pending.add([s]);

@@ -131,7 +131,7 @@ fn alert_view(r: &AlertRecord) -> Option<AlertView> {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         annotations: {
-            let mut a = r.annotations.clone();
+            let mut a: std::collections::BTreeMap<_, _> = (&r.annotations).into();
             if let Some(parent) = &r.suppressed_by {
                 a.insert("suppressed_by".to_string(), parent.clone());
             }

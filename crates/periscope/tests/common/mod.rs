@@ -2,6 +2,7 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod api;
 pub mod notify;
 pub mod serve;
 

@@ -49,6 +49,7 @@ impl RuleStep {
             upserts: self.records,
             removals: self.removed,
             transitions: self.transitions,
+            group: None,
         }
     }
 }

@@ -2,8 +2,6 @@
 //! labels and annotations, moved by the state machine, and written out as `ALERTS` and
 //! `ALERTS_FOR_STATE` samples.
 
-use std::collections::BTreeMap;
-
 use model::alert::{AlertPhase, AlertRecord, Annotations};
 use model::{Labels, METRIC_NAME_LABEL, Timestamp};
 
@@ -136,7 +134,7 @@ impl AlertingRule {
             .annotations
             .iter()
             .map(|(name, template)| (name.clone(), expand(template, &data, query)))
-            .collect::<BTreeMap<_, _>>();
+            .collect();
         Instance {
             labels,
             value,

@@ -65,6 +65,7 @@ pub(super) fn step(
         duration: Duration::ZERO,
         series: records.iter().filter(|r| active(r)).count(),
         alerts: Some(step),
+        seen: None,
     };
     (result, samples)
 }

@@ -23,6 +23,24 @@ use crate::native::{LEVEL_LABEL, NativeRule, Test, absent_labels};
 use crate::promql::{self, Expr};
 use crate::template::{AlertData, Template};
 
+/// How the series a Periscope rule found changed from one evaluation to the next. The rule
+/// fires "no data" for a series it found last time and misses now, so that memory must survive a
+/// restart; callers keep it up to date from these changes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SeenChange {
+    /// Series (alert labels without `level` and `alertname`) found now and not last time.
+    pub appeared: Vec<Labels>,
+    /// Series found last time and missing now (each gets a no-data evaluation).
+    pub vanished: Vec<Labels>,
+}
+
+impl SeenChange {
+    /// True when nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.appeared.is_empty() && self.vanished.is_empty()
+    }
+}
+
 /// A native rule's parsed conditions, templates and alerts.
 #[derive(Debug)]
 pub(super) struct NativeAlerting {
@@ -37,6 +55,8 @@ pub(super) struct NativeAlerting {
     records: Vec<AlertRecord>,
     /// Series (alert labels without level) found at the last evaluation.
     known: BTreeSet<Labels>,
+    /// How `known` changed at the last evaluation, until the group hands it out.
+    seen_change: Option<SeenChange>,
 }
 
 impl NativeAlerting {
@@ -71,6 +91,7 @@ impl NativeAlerting {
                 depends_on: rule.depends_on.clone(),
                 records: Vec::new(),
                 known: BTreeSet::new(),
+                seen_change: None,
             },
             first,
         ))
@@ -83,6 +104,22 @@ impl NativeAlerting {
     pub(super) fn restore(&mut self, mut records: Vec<AlertRecord>) {
         records.sort_by(|a, b| a.key.cmp(&b.key));
         self.records = records;
+    }
+
+    /// Gives back the series found at the last evaluation before a restart, so a series that
+    /// stopped arriving just before it still gets its no-data evaluation after it.
+    pub(super) fn restore_seen(&mut self, series: impl IntoIterator<Item = Labels>) {
+        self.known.extend(series);
+    }
+
+    /// The series found at the last evaluation (what [`Self::restore_seen`] takes back).
+    pub(super) fn seen(&self) -> &BTreeSet<Labels> {
+        &self.known
+    }
+
+    /// How the series found changed at the last evaluation, once: `None` when they did not.
+    pub(super) fn take_seen_change(&mut self) -> Option<SeenChange> {
+        self.seen_change.take()
     }
 
     /// True when one of its alerts is firing.
@@ -181,6 +218,11 @@ impl NativeAlerting {
                 evaluations.entry(key).or_insert(Evaluation::NoData);
             }
         }
+        let change = SeenChange {
+            appeared: present.difference(&self.known).cloned().collect(),
+            vanished: self.known.difference(&present).cloned().collect(),
+        };
+        self.seen_change = (!change.is_empty()).then_some(change);
         self.known = present;
 
         let records = std::mem::take(&mut self.records);

@@ -238,6 +238,44 @@ fn a_series_that_stops_arriving_fires_unless_no_data_says_otherwise() {
 }
 
 #[test]
+fn a_series_that_stopped_before_a_restart_fires_when_the_seen_series_are_restored() {
+    let rule = [(
+        "Queue",
+        "expr: queue_depth\nabove: { critical: 1000 }\nflap_detection: false",
+    )];
+    let mut q = MemoryQuerier::default();
+    load(&mut q, r#"queue_depth{queue="mail"} 5 5"#);
+    load(&mut q, r#"queue_depth{queue="sms"} 5+0x12"#);
+    let mail = model::Labels::new().with("queue", "mail");
+    let sms = model::Labels::new().with("queue", "sms");
+
+    let mut before = group(&rule);
+    let out = eval(&mut before, &mut q, 1);
+    let change = out.rules[0].seen.clone().expect("both series are new");
+    assert_eq!(change.appeared, [mail.clone(), sms.clone()]);
+    assert!(change.vanished.is_empty());
+    let out = eval(&mut before, &mut q, 2);
+    assert_eq!(out.rules[0].seen, None, "nothing changed, nothing to save");
+    let seen: Vec<_> = before.seen("Queue").unwrap().iter().cloned().collect();
+
+    // A restart that forgot what the rule saw: mail's silence goes unnoticed.
+    let mut forgetful = group(&rule);
+    eval(&mut forgetful, &mut q, 10);
+    assert!(alerts(&forgetful, "Queue").is_empty());
+
+    // With the seen series given back, mail is missing data and fires.
+    let mut restored = group(&rule);
+    assert!(restored.restore_seen("Queue", seen));
+    assert!(!restored.restore_seen("NoSuchRule", Vec::new()));
+    let out = eval(&mut restored, &mut q, 10);
+    assert_eq!(alerts(&restored, "Queue"), ["critical firing queue=mail"]);
+    let change = out.rules[0].seen.clone().expect("mail vanished");
+    assert_eq!(change.vanished, [mail]);
+    assert!(change.appeared.is_empty());
+    assert_eq!(restored.seen("Queue").unwrap().len(), 1);
+}
+
+#[test]
 fn a_rule_that_never_found_its_series_fires_with_the_selector_labels() {
     let mut g = group(&[(
         "Backup",

@@ -214,7 +214,7 @@ impl Run<'_> {
                         .iter()
                         .map(|(k, v)| (k.to_string(), v.to_string()))
                         .collect(),
-                    annotations: a.annotations.clone(),
+                    annotations: (&a.annotations).into(),
                 })
                 .collect();
             let mut expected: Vec<AlertLine> = test

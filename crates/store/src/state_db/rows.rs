@@ -10,6 +10,8 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 
+use super::sql::NO_GROUP;
+
 /// Reading typed columns by name from either database's rows.
 pub(super) trait Columns {
     fn int(&self, name: &str) -> Result<i64, sqlx::Error>;
@@ -67,10 +69,13 @@ pub(super) struct RecordRow {
     pub suppressed_by: Option<String>,
     pub last_value: Option<f64>,
     pub annotations: String,
+    /// The record's group, else the batch's; `''` for none.
+    pub rule_group: String,
 }
 
 impl RecordRow {
-    pub fn new(r: &AlertRecord) -> RecordRow {
+    /// The row of `r`, saved under its own group or else `batch_group`.
+    pub fn new(r: &AlertRecord, batch_group: Option<&str>) -> RecordRow {
         RecordRow {
             fingerprint: r.fingerprint().to_string(),
             rule: r.key.rule.clone(),
@@ -90,6 +95,12 @@ impl RecordRow {
             last_value: storable(r.last_value),
             annotations: serde_json::to_string(&r.annotations)
                 .unwrap_or_else(|_| String::from("{}")),
+            rule_group: r
+                .group
+                .as_deref()
+                .or(batch_group)
+                .unwrap_or(NO_GROUP)
+                .to_string(),
         }
     }
 }
@@ -181,6 +192,7 @@ pub(super) fn record_from(
         suppressed_by: row.opt_text("suppressed_by").map_err(get)?,
         last_value: row.opt_float("last_value").map_err(get)?,
         annotations,
+        group: Some(row.text("rule_group").map_err(get)?).filter(|g| g != NO_GROUP),
     };
     if record.fingerprint().to_string() != fingerprint {
         return Err(bad(&"the fingerprint does not match its rule and labels"));

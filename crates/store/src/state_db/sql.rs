@@ -64,6 +64,48 @@ CREATE TABLE notify_documents (
 CREATE INDEX notify_documents_age ON notify_documents (kind, updated_at);
 ";
 
+/// Migration 3: which rule group an alert record belongs to, as part of its identity, so two
+/// groups with rules of the same name (and an alert with the same labels) keep one record each.
+/// The primary key cannot be changed in place on SQLite, so the table is rebuilt. Records of
+/// earlier versions get the group `''` ("saved before groups were stored"); the first save by a
+/// group replaces such a record.
+const V3_ALERT_STATE_GROUP: &str = "
+CREATE TABLE alert_state_v3 (
+    rule_group          TEXT NOT NULL,
+    fingerprint         TEXT NOT NULL,
+    rule                TEXT NOT NULL,
+    labels              TEXT NOT NULL,
+    phase               TEXT NOT NULL,
+    pending_since       BIGINT,
+    active_since        BIGINT,
+    resolved_at         BIGINT,
+    last_failing_at     BIGINT,
+    last_evaluated_at   BIGINT NOT NULL,
+    consecutive_failing BIGINT NOT NULL,
+    consecutive_good    BIGINT NOT NULL,
+    history             BIGINT NOT NULL,
+    flapping            BOOLEAN NOT NULL,
+    notified_firing     BOOLEAN NOT NULL,
+    suppressed_by       TEXT,
+    last_value          DOUBLE PRECISION,
+    annotations         TEXT NOT NULL,
+    PRIMARY KEY (rule_group, fingerprint)
+);
+INSERT INTO alert_state_v3 (rule_group, fingerprint, rule, labels, phase, pending_since,
+    active_since, resolved_at, last_failing_at, last_evaluated_at, consecutive_failing,
+    consecutive_good, history, flapping, notified_firing, suppressed_by, last_value, annotations)
+SELECT '', fingerprint, rule, labels, phase, pending_since, active_since, resolved_at,
+    last_failing_at, last_evaluated_at, consecutive_failing, consecutive_good, history, flapping,
+    notified_firing, suppressed_by, last_value, annotations
+FROM alert_state;
+DROP TABLE alert_state;
+ALTER TABLE alert_state_v3 RENAME TO alert_state;
+CREATE INDEX alert_state_rule ON alert_state (rule);
+";
+
+/// The `rule_group` of a record saved without a group (by a version before migration 3).
+pub(super) const NO_GROUP: &str = "";
+
 /// The migrations, built at run time from the strings above (`sqlx::migrate!` would need the
 /// macros feature). sqlx records applied versions in `_sqlx_migrations`, takes an advisory
 /// lock on PostgreSQL so two instances starting together do not both migrate, and refuses a
@@ -84,6 +126,13 @@ pub(super) fn migrator() -> Migrator {
             V2_NOTIFY_DOCUMENTS.into_sql_str(),
             false,
         ),
+        Migration::new(
+            3,
+            "alert state group".into(),
+            MigrationType::Simple,
+            V3_ALERT_STATE_GROUP.into_sql_str(),
+            false,
+        ),
     ])
 }
 
@@ -93,7 +142,7 @@ macro_rules! record_columns {
     () => {
         "fingerprint, rule, labels, phase, pending_since, active_since, resolved_at, \
          last_failing_at, last_evaluated_at, consecutive_failing, consecutive_good, history, \
-         flapping, notified_firing, suppressed_by, last_value, annotations"
+         flapping, notified_firing, suppressed_by, last_value, annotations, rule_group"
     };
 }
 
@@ -109,14 +158,14 @@ macro_rules! transition_columns {
 pub(super) const SELECT_RECORDS: &str = concat!(
     "SELECT ",
     record_columns!(),
-    " FROM alert_state ORDER BY rule, fingerprint"
+    " FROM alert_state ORDER BY rule, fingerprint, rule_group"
 );
 
 pub(super) const UPSERT_RECORD: &str = concat!(
     "INSERT INTO alert_state (",
     record_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
-     ON CONFLICT (fingerprint) DO UPDATE SET \
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+     $18) ON CONFLICT (rule_group, fingerprint) DO UPDATE SET \
      rule = excluded.rule, labels = excluded.labels, phase = excluded.phase, \
      pending_since = excluded.pending_since, active_since = excluded.active_since, \
      resolved_at = excluded.resolved_at, last_failing_at = excluded.last_failing_at, \
@@ -128,7 +177,15 @@ pub(super) const UPSERT_RECORD: &str = concat!(
      annotations = excluded.annotations"
 );
 
-pub(super) const DELETE_RECORD: &str = "DELETE FROM alert_state WHERE fingerprint = $1";
+/// Deletes the record of alert `$1` in group `$2`, and the record of that alert saved before
+/// groups were stored: a grouped save or removal supersedes it.
+pub(super) const DELETE_RECORD: &str =
+    "DELETE FROM alert_state WHERE fingerprint = $1 AND (rule_group = $2 OR rule_group = '')";
+
+/// Deletes the record of alert `$1` saved before groups were stored: run after a group saved
+/// its own record of that alert.
+pub(super) const DELETE_UNGROUPED_RECORD: &str =
+    "DELETE FROM alert_state WHERE fingerprint = $1 AND rule_group = ''";
 
 pub(super) const INSERT_TRANSITION: &str = concat!(
     "INSERT INTO alert_transition (",

@@ -1,0 +1,272 @@
+//! Handing the state database's alert records back to the groups after a start.
+//!
+//! A record says which group saved it, so two groups with rules of the same name each get their
+//! own alerts back and neither resolves the other's. Where a record goes:
+//!
+//! - to the group it names, when that group has an alerting rule of the record's name;
+//! - else, when exactly one group has such a rule, to that group: the rule moved (a renamed
+//!   group, or a `[rule.NAME]` whose interval changed and so its group). Its row under the old
+//!   group is superseded: [`superseded`] lists what to delete once the new group saves;
+//! - a record saved before groups were stored (no group) goes to the first group with a rule of
+//!   its name, as it always did;
+//! - anything else found no rule: it is left alone and counted (the database prunes resolved
+//!   and inactive records in time).
+//!
+//! When one group gets two records of the same alert (its own and an older one), its own wins.
+
+use std::collections::BTreeMap;
+
+use model::alert::{AlertKey, AlertRecord, StateBatch};
+use rules::native::RULE_FAILING_ALERT;
+
+use super::LoadedGroup;
+
+/// How well a record's saved group matches the group it is handed to: a lower rank wins when one
+/// group gets two records of the same alert.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Match {
+    /// Saved by this group.
+    Own,
+    /// Saved by another group the rule moved from.
+    Moved,
+    /// Saved before groups were stored.
+    Ungrouped,
+}
+
+/// What one group is given: per rule, per alert, the best record and how well it matched.
+type Given = BTreeMap<String, BTreeMap<AlertKey, (Match, AlertRecord)>>;
+
+/// Hands each alerting rule its stored records (see the module documentation). Returns how many
+/// records found no rule.
+pub fn restore(groups: &mut [LoadedGroup], records: Vec<AlertRecord>) -> usize {
+    // The meta-alert is one name across groups: each group takes its own (by `group` label).
+    let (meta, records): (Vec<_>, Vec<_>) = records
+        .into_iter()
+        .partition(|r| r.key.rule == RULE_FAILING_ALERT);
+    let mut unclaimed = meta.len();
+    for loaded in groups.iter_mut() {
+        let before = loaded.group.meta_alerts().len();
+        let mine: Vec<AlertRecord> = meta
+            .iter()
+            .filter(|r| r.key.labels.get("group") == Some(loaded.def.name.as_str()))
+            .cloned()
+            .map(|r| claimed(r, &loaded.def.name, &mut loaded.superseded))
+            .collect();
+        if loaded.group.restore(RULE_FAILING_ALERT, mine) {
+            unclaimed -= loaded.group.meta_alerts().len() - before;
+        }
+    }
+
+    let homes = rule_homes(groups);
+    let mut given: Vec<Given> = vec![BTreeMap::new(); groups.len()];
+    for record in records {
+        let Some(candidates) = homes.get(record.key.rule.as_str()) else {
+            unclaimed += 1;
+            continue;
+        };
+        let home = match record.group.as_deref() {
+            Some(saved) => candidates
+                .iter()
+                .find(|&&i| groups[i].def.name == saved)
+                .map(|&i| (i, Match::Own))
+                .or_else(|| (candidates.len() == 1).then(|| (candidates[0], Match::Moved))),
+            None => Some((candidates[0], Match::Ungrouped)),
+        };
+        let Some((slot, rank)) = home else {
+            unclaimed += 1;
+            continue;
+        };
+        let alerts = given[slot].entry(record.key.rule.clone()).or_default();
+        match alerts.get(&record.key) {
+            // The record already there matches better (or as well): this one is left over.
+            Some((kept, _)) if *kept <= rank => unclaimed += 1,
+            Some(_) => {
+                alerts.insert(record.key.clone(), (rank, record));
+                unclaimed += 1;
+            }
+            None => {
+                alerts.insert(record.key.clone(), (rank, record));
+            }
+        }
+    }
+    for (loaded, rules) in groups.iter_mut().zip(given) {
+        for (rule, alerts) in rules {
+            let name = loaded.def.name.clone();
+            let records: Vec<AlertRecord> = alerts
+                .into_values()
+                .map(|(_, r)| claimed(r, &name, &mut loaded.superseded))
+                .collect();
+            loaded.group.restore(&rule, records);
+        }
+    }
+    unclaimed
+}
+
+/// `record` handed to the group `name`: its row under another group is noted in `superseded`,
+/// and it now belongs to `name`.
+fn claimed(
+    mut record: AlertRecord,
+    name: &str,
+    superseded: &mut Vec<(String, AlertKey)>,
+) -> AlertRecord {
+    if let Some(old) = record.group.as_deref()
+        && old != name
+    {
+        superseded.push((old.to_string(), record.key.clone()));
+    }
+    record.group = Some(name.to_string());
+    record
+}
+
+/// For each alerting rule name, the groups (by position) that have a rule of that name.
+fn rule_homes(groups: &[LoadedGroup]) -> BTreeMap<String, Vec<usize>> {
+    let mut homes: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, loaded) in groups.iter().enumerate() {
+        for rule in loaded.group.rules().filter(|r| r.alerting) {
+            let slots = homes.entry(rule.name.to_string()).or_default();
+            if slots.last() != Some(&i) {
+                slots.push(i);
+            }
+        }
+    }
+    homes
+}
+
+/// The batches that delete the rows a move superseded (one per old group), taking them from the
+/// groups: run them once the state database is writable. Until they run, the next start finds the
+/// old rows again and moves them again.
+pub fn superseded(groups: &mut [LoadedGroup]) -> Vec<StateBatch> {
+    let mut by_group: BTreeMap<String, Vec<AlertKey>> = BTreeMap::new();
+    for loaded in groups {
+        for (old, key) in loaded.superseded.drain(..) {
+            by_group.entry(old).or_default().push(key);
+        }
+    }
+    by_group
+        .into_iter()
+        .map(|(group, removals)| StateBatch {
+            removals,
+            group: Some(group),
+            ..StateBatch::default()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use model::alert::AlertPhase;
+    use model::{Labels, Timestamp};
+
+    use super::*;
+    use crate::config::RulesConfig;
+
+    fn groups(yaml: &str) -> Vec<LoadedGroup> {
+        let file = rules::rulefile::parse("rules.yml", yaml).expect("valid rule file");
+        let config = RulesConfig {
+            enabled: true,
+            interval: std::time::Duration::from_secs(60),
+            files: vec![file],
+            native: Vec::new(),
+        };
+        super::super::build_groups(&config).expect("groups build")
+    }
+
+    const TWO_GROUPS: &str = r#"
+groups:
+  - name: api
+    rules:
+      - alert: Down
+        expr: up{job="api"} == 0
+  - name: db
+    rules:
+      - alert: Down
+        expr: up{job="db"} == 0
+"#;
+
+    fn firing(job: &str, group: Option<&str>, since: i64) -> AlertRecord {
+        let key = AlertKey::new(
+            "Down",
+            Labels::new().with("alertname", "Down").with("job", job),
+        );
+        let mut r = AlertRecord::new(key, Timestamp(since));
+        r.phase = AlertPhase::Firing;
+        r.active_since = Some(Timestamp(since));
+        r.group = group.map(str::to_string);
+        r
+    }
+
+    fn held(g: &LoadedGroup) -> Vec<(String, Option<i64>)> {
+        g.group
+            .rules()
+            .flat_map(|r| r.alerts.iter())
+            .map(|r| {
+                (
+                    r.key.labels.get("job").unwrap_or("").to_string(),
+                    r.active_since.map(|t| t.0),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_group_gets_its_own_records_of_a_shared_alert_name() {
+        let mut g = groups(TWO_GROUPS);
+        let orphans = restore(
+            &mut g,
+            vec![firing("api", Some("api"), 1), firing("db", Some("db"), 2)],
+        );
+        assert_eq!(orphans, 0);
+        assert_eq!(held(&g[0]), [("api".to_string(), Some(1))]);
+        assert_eq!(held(&g[1]), [("db".to_string(), Some(2))]);
+        assert!(superseded(&mut g).is_empty());
+    }
+
+    #[test]
+    fn records_without_a_group_go_to_the_first_group_as_before() {
+        let mut g = groups(TWO_GROUPS);
+        restore(&mut g, vec![firing("api", None, 1), firing("db", None, 2)]);
+        assert_eq!(held(&g[0]).len(), 2);
+        assert!(held(&g[1]).is_empty());
+        // Their rows are replaced by the group's first save; nothing to delete by hand.
+        assert!(superseded(&mut g).is_empty());
+    }
+
+    #[test]
+    fn a_groups_own_record_beats_an_older_copy_of_the_same_alert() {
+        let mut g = groups(TWO_GROUPS);
+        let orphans = restore(
+            &mut g,
+            vec![firing("api", None, 1), firing("api", Some("api"), 5)],
+        );
+        assert_eq!(orphans, 1);
+        assert_eq!(held(&g[0]), [("api".to_string(), Some(5))]);
+    }
+
+    #[test]
+    fn a_rule_that_moved_to_another_group_keeps_its_alerts_and_the_old_row_goes() {
+        let mut g = groups(
+            r#"
+groups:
+  - name: renamed
+    rules:
+      - alert: Down
+        expr: up == 0
+"#,
+        );
+        let orphans = restore(&mut g, vec![firing("api", Some("old"), 1)]);
+        assert_eq!(orphans, 0);
+        assert_eq!(held(&g[0]), [("api".to_string(), Some(1))]);
+        let batches = superseded(&mut g);
+        assert_eq!(batches.len(), 1);
+        assert_eq!(batches[0].group.as_deref(), Some("old"));
+        assert_eq!(batches[0].removals, [firing("api", None, 1).key]);
+    }
+
+    #[test]
+    fn a_record_of_an_unknown_group_is_not_guessed_when_the_name_is_shared() {
+        let mut g = groups(TWO_GROUPS);
+        let orphans = restore(&mut g, vec![firing("web", Some("gone"), 1)]);
+        assert_eq!(orphans, 1);
+        assert!(held(&g[0]).is_empty() && held(&g[1]).is_empty());
+    }
+}

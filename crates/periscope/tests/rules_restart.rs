@@ -1,0 +1,264 @@
+//! What alert state `serve` keeps across a restart, with the real binary: two rule groups with an
+//! alert of the same name each get their own alerts back (in SQLite and in the real PostgreSQL
+//! on this machine); a `[rule.NAME]` remembers which series it saw, so one that stopped arriving
+//! while Periscope was down fires "no data" after the start; and old alert state is pruned at
+//! start while live state stays.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::World;
+use common::api::{get, wait_for};
+use common::serve::{Serve, free_port};
+use model::alert::{AlertKey, AlertPhase, AlertRecord, AlertStateStore, DocumentStore, StateBatch};
+use model::{Clock, Labels, SystemClock, Timestamp};
+use serde_json::Value;
+
+async fn push(client: &reqwest::Client, base: &str, lines: &[&str]) {
+    let now_ms = SystemClock.now().as_millis();
+    let body: String = lines.iter().map(|l| format!("{l} {now_ms}\n")).collect();
+    let response = client
+        .post(format!("{base}/api/v1/push"))
+        .header("content-type", "text/plain; version=0.0.4")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+}
+
+/// The firing alert named `name` whose label `label` is `value`, from `/api/v1/alerts`.
+fn firing(body: &Value, name: &str, label: &str, value: &str) -> Option<Value> {
+    body["data"]["alerts"]
+        .as_array()?
+        .iter()
+        .find(|a| {
+            a["labels"]["alertname"] == name
+                && a["labels"][label] == value
+                && a["state"] == "firing"
+        })
+        .cloned()
+}
+
+fn config(port: u16, state: Option<&str>, tail: &str) -> String {
+    let state = state
+        .map(|url| format!("[periscope]\nstate = \"{url}\"\n\n"))
+        .unwrap_or_default();
+    format!(
+        "{state}[store]\ndir = \"metrics\"\ncommit_window = \"2ms\"\n\n\
+         [http]\nlisten = \"127.0.0.1:{port}\"\n\n\
+         [rules]\nfiles = [\"rules/*.yml\"]\ninterval = \"300ms\"\n\n{tail}"
+    )
+}
+
+/// The same alert name in two groups, one job each.
+const TWO_GROUPS: &str = r#"groups:
+  - name: api
+    rules:
+      - alert: ErrorsHigh
+        expr: errors_total{job="api"} > 5
+  - name: db
+    rules:
+      - alert: ErrorsHigh
+        expr: errors_total{job="db"} > 5
+"#;
+
+async fn each_group_keeps_its_alerts(state: Option<&str>) {
+    let port = free_port();
+    let w = World::new(&config(port, state, ""));
+    w.write("rules/errors.yml", TWO_GROUPS);
+    let serve = Serve::start(&w, port);
+    let client = reqwest::Client::new();
+    push(
+        &client,
+        &serve.base,
+        &[
+            r#"errors_total{job="api",instance="a"} 12"#,
+            r#"errors_total{job="db",instance="b"} 9"#,
+        ],
+    )
+    .await;
+    let alerts = format!("{}/api/v1/alerts", serve.base);
+    let api = wait_for(&client, &alerts, "the api alert", |b| {
+        firing(b, "ErrorsHigh", "job", "api")
+    })
+    .await;
+    let db = wait_for(&client, &alerts, "the db alert", |b| {
+        firing(b, "ErrorsHigh", "job", "db")
+    })
+    .await;
+    serve.stop();
+
+    let serve = Serve::start(&w, port);
+    let client = reqwest::Client::new();
+    // Two evaluations of each group after the start: time enough to resolve the wrong alerts.
+    let rules = format!("{}/api/v1/rules", serve.base);
+    let evaluated = |b: &Value| -> Option<Vec<String>> {
+        let times: Vec<String> = b["data"]["groups"]
+            .as_array()?
+            .iter()
+            .map(|g| g["lastEvaluation"].as_str().unwrap_or_default().to_string())
+            .collect();
+        (times.len() == 2 && times.iter().all(|t| !t.is_empty())).then_some(times)
+    };
+    let first = wait_for(&client, &rules, "both groups evaluated", evaluated).await;
+    wait_for(&client, &rules, "both groups evaluated again", |b| {
+        let times = evaluated(b)?;
+        times.iter().zip(&first).all(|(t, f)| t != f).then_some(())
+    })
+    .await;
+    let body = get(&client, &alerts).await;
+    let api_after = firing(&body, "ErrorsHigh", "job", "api").expect("api still firing");
+    let db_after = firing(&body, "ErrorsHigh", "job", "db").expect("db still firing");
+    assert_eq!(api_after["activeAt"], api["activeAt"], "{body}");
+    assert_eq!(db_after["activeAt"], db["activeAt"], "{body}");
+    assert_eq!(
+        body["data"]["alerts"].as_array().unwrap().len(),
+        2,
+        "nothing else, nothing twice: {body}"
+    );
+    serve.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_groups_with_the_same_alert_name_keep_their_own_alerts_across_a_restart() {
+    each_group_keeps_its_alerts(None).await;
+}
+
+/// Runs `psql` against the server's `postgres` database.
+fn psql(sql: &str) {
+    let out = std::process::Command::new("psql")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres"])
+        .args(["-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .unwrap_or_else(|e| panic!("psql is needed to create a test database: {e}"));
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}; this test needs the PostgreSQL on 127.0.0.1:5432 (trust auth)",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_holds_with_state_in_postgres() {
+    let name = format!("periscope_rules_restart_{}", std::process::id());
+    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    psql(&format!("CREATE DATABASE {name}"));
+    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    let outcome = tokio::spawn(async move { each_group_keeps_its_alerts(Some(&url)).await }).await;
+    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// The default SQLite state database of `w`, opened beside a running `serve`.
+async fn state_db(w: &World) -> store::StateDb {
+    let url = format!("sqlite://{}?mode=rwc", w.path("state/state.db").display());
+    store::StateDb::open(&url)
+        .await
+        .unwrap_or_else(|e| panic!("{url}: {e}"))
+}
+
+/// Waits until `check` holds for the state database of `w`; gives up after 30 s.
+async fn wait_for_state<F, Fut>(w: &World, what: &str, check: F)
+where
+    F: Fn(store::StateDb) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check(state_db(w).await).await {
+        assert!(Instant::now() < deadline, "never saw {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_series_that_stops_while_serve_is_down_fires_no_data_after_the_start() {
+    let port = free_port();
+    // The last 10 s of samples count: a series pushed once is gone 10 s later.
+    let rule = "[rule.Queue]\nexpr = 'last_over_time(queue_depth[10s])'\n\
+                above = { critical = 1000 }\nflap_detection = false\n";
+    let w = World::new(&config(port, None, rule));
+    let serve = Serve::start(&w, port);
+    let client = reqwest::Client::new();
+    let both = [
+        r#"queue_depth{queue="mail"} 5"#,
+        r#"queue_depth{queue="sms"} 5"#,
+    ];
+    push(&client, &serve.base, &both).await;
+    let pushed = Instant::now();
+    wait_for_state(&w, "both series saved as seen", |db| async move {
+        let seen = db.load_documents("rule_seen").await.unwrap();
+        db.close().await;
+        seen.len() == 2
+    })
+    .await;
+    serve.stop();
+    assert!(
+        pushed.elapsed() < Duration::from_secs(10),
+        "the machine was too slow to stop serve while both series were fresh"
+    );
+    // While it is down, both series stop; only sms comes back after the start.
+    tokio::time::sleep(Duration::from_secs(11).saturating_sub(pushed.elapsed())).await;
+    let serve = Serve::start(&w, port);
+    let client = reqwest::Client::new();
+    push(&client, &serve.base, &both[1..]).await;
+    let alerts = format!("{}/api/v1/alerts", serve.base);
+    let mail = wait_for(&client, &alerts, "mail firing for no data", |b| {
+        firing(b, "Queue", "queue", "mail")
+    })
+    .await;
+    assert_eq!(mail["labels"]["level"], "critical", "{mail}");
+    serve.stop();
+}
+
+fn record(rule: &str, phase: AlertPhase, evaluated: Timestamp) -> AlertRecord {
+    let key = AlertKey::new(rule, Labels::new().with("job", "api"));
+    let mut r = AlertRecord::new(key, evaluated);
+    r.phase = phase;
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_resolved_state_is_pruned_at_start_and_live_state_stays() {
+    let port = free_port();
+    let w = World::new(&config(port, None, ""));
+    w.write("rules/errors.yml", TWO_GROUPS);
+    std::fs::create_dir_all(w.path("state")).unwrap();
+    let now = SystemClock.now();
+    let hours = |h: i64| now.plus_millis(-h * 3_600_000);
+    {
+        let db = state_db(&w).await;
+        let batch = StateBatch {
+            upserts: vec![
+                record("RemovedLastMonth", AlertPhase::Resolved, hours(24 * 30)),
+                record("RemovedYesterday", AlertPhase::Resolved, hours(24)),
+                record("StillFiring", AlertPhase::Firing, hours(24 * 30)),
+            ],
+            group: Some("old".into()),
+            ..StateBatch::default()
+        };
+        db.save(&batch).await.unwrap();
+        db.close().await;
+    }
+    let serve = Serve::start(&w, port);
+    wait_for_state(&w, "the month-old record pruned", |db| async move {
+        let records = db.load().await.unwrap();
+        db.close().await;
+        !records.iter().any(|r| r.key.rule == "RemovedLastMonth")
+    })
+    .await;
+    let db = state_db(&w).await;
+    let left: Vec<String> = db
+        .load()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.key.rule)
+        .collect();
+    db.close().await;
+    assert_eq!(left, ["RemovedYesterday", "StillFiring"]);
+    serve.stop();
+}
