@@ -140,6 +140,22 @@ pub struct LoadOptions {
     pub env: Option<String>,
     /// Overrides `[periscope].state_dir`.
     pub state_dir: Option<PathBuf>,
+    /// Whether secrets (`*_env`, `*_file`) must be readable.
+    pub secrets: Secrets,
+}
+
+/// Whether a command needs the config's secrets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Secrets {
+    /// `serve`, `run`, `check-config`, `monitor run`: a secret that cannot be read (its variable
+    /// unset, its file missing) is a config error, named with its key and line.
+    #[default]
+    Required,
+    /// Commands that read history or talk to a running `serve` (`query`, `export`, `import`,
+    /// `silence`, `ack`, `test-route`, `oncall`): the operator's shell need not hold the
+    /// server's passwords. A secret that cannot be read is left out (a broker or database URL
+    /// keeps no password, a notification channel gets a placeholder that is never sent to).
+    NotNeeded,
 }
 
 /// Loads and validates the configuration, reporting every problem at once.
@@ -390,7 +406,8 @@ fn build(
     );
 
     let output = output_paths(output_section, base_dir);
-    let email = email_section.and_then(|e| email_settings(sources, root, e, base_dir, errors));
+    let email = email_section
+        .and_then(|e| email_settings(sources, root, e, base_dir, opts.secrets, errors));
     let alert_recipients = alerts_section
         .to
         .or_else(|| email.as_ref().map(|e| e.to.clone()))
@@ -426,9 +443,15 @@ fn build(
         match value.get_ref() {
             DeValue::Table(list) => {
                 for (name, value) in list.iter() {
-                    if let Some(r) =
-                        receivers::receiver(sources, root, name, value, base_dir, errors)
-                    {
+                    if let Some(r) = receivers::receiver(
+                        sources,
+                        root,
+                        name,
+                        value,
+                        base_dir,
+                        opts.secrets,
+                        errors,
+                    ) {
                         receivers.push(r);
                     }
                 }
@@ -449,6 +472,7 @@ fn build(
         sources,
         root,
         errors,
+        secrets: opts.secrets,
     };
     let mut rules = rules_resolver.rules(rules_section, base_dir);
     let state_db = rules_resolver.state_db(
@@ -462,14 +486,22 @@ fn build(
     let mail = email
         .clone()
         .map(|settings| Arc::new(crate::notify_wire::SmtpMailer(settings)) as _);
-    let response = notify::load(sources, root, &periods, mail, base_dir, errors);
+    let response = notify::load(
+        sources,
+        root,
+        &periods,
+        mail,
+        base_dir,
+        opts.secrets,
+        errors,
+    );
     let mut resolver = storage::Resolver {
         sources,
         root,
         errors,
     };
     let store = resolver.store(store_section, base_dir, &state_dir);
-    let http = resolver.http(http_section, base_dir);
+    let http = resolver.http(http_section, base_dir, opts.secrets);
     if store.is_none()
         && let Some(r) = receivers.iter().find(|r| r.enabled)
     {
@@ -591,8 +623,10 @@ fn email_settings(
     root: &Spanned<DeValue<'_>>,
     e: EmailSection,
     base_dir: &Path,
+    secrets: Secrets,
     errors: &mut Vec<ConfigError>,
 ) -> Option<report::SmtpSettings> {
+    let required = secrets == Secrets::Required;
     let at = |k: &str| Some(locate::span_of_path(root, &format!("email.{k}")).start);
     let password = match (&e.password_env, &e.password_file) {
         (Some(_), Some(_)) => {
@@ -606,6 +640,7 @@ fn email_settings(
         }
         (Some(var), None) => match std::env::var(var) {
             Ok(p) => Some(p),
+            Err(_) if !required => None,
             Err(_) => {
                 errors.push(
                     ConfigError::at(
@@ -623,6 +658,7 @@ fn email_settings(
         },
         (None, Some(file)) => match std::fs::read_to_string(base_dir.join(file)) {
             Ok(p) => Some(p.lines().next().unwrap_or("").to_string()),
+            Err(_) if !required => None,
             Err(err) => {
                 errors.push(ConfigError::at(
                     sources,
@@ -635,7 +671,8 @@ fn email_settings(
         },
         (None, None) => None,
     };
-    if password.is_some() && e.username.is_none() {
+    let has_password = e.password_env.is_some() || e.password_file.is_some();
+    if has_password && e.username.is_none() {
         errors.push(
             ConfigError::at(
                 sources,

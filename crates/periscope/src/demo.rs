@@ -61,6 +61,7 @@ async fn run_demo(dir: Option<PathBuf>) -> anyhow::Result<()> {
         path: config_path.clone(),
         env: None,
         state_dir: None,
+        secrets: crate::config::Secrets::Required,
     };
     let config = config::load(&load)
         .map_err(|e| anyhow::anyhow!("the demo config is broken (a bug):\n{e}"))?;

@@ -61,6 +61,12 @@ async fn dispatch(cli: Cli) -> u8 {
         path: g.config.clone(),
         env: g.env.clone(),
         state_dir: g.state_dir.clone(),
+        secrets: config::Secrets::Required,
+    };
+    // What reads history or asks a running `serve` needs none of the server's secrets.
+    let reader = config::LoadOptions {
+        secrets: config::Secrets::NotNeeded,
+        ..load.clone()
     };
     match cli.command {
         Command::Serve => serve::serve(&load).await,
@@ -71,20 +77,20 @@ async fn dispatch(cli: Cli) -> u8 {
             format,
             commit,
         }) => commands::monitor_run(&load, &name, format, commit).await,
-        Command::Monitor(MonitorCommand::List) => commands::monitor_list(&load),
+        Command::Monitor(MonitorCommand::List) => commands::monitor_list(&reader),
         Command::Demo { dir } => demo::demo(dir).await,
         Command::CheckPerfdata { file } => commands::check_perfdata(file.as_deref()),
         Command::Query {
             selector,
             range,
             format,
-        } => query::query(&load, &selector, &range, format),
+        } => query::query(&reader, &selector, &range, format),
         Command::Export {
             selector,
             range,
             output,
-        } => transfer::export(&load, selector.as_deref(), &range, output.as_deref()),
-        Command::Import { file } => transfer::import(&load, &file),
+        } => transfer::export(&reader, selector.as_deref(), &range, output.as_deref()),
+        Command::Import { file } => transfer::import(&reader, &file),
         Command::CheckMetrics { format, file } => {
             check_metrics::check_metrics(format, file.as_deref())
         }
@@ -99,9 +105,9 @@ async fn dispatch(cli: Cli) -> u8 {
             at,
             url,
             offline,
-        } => notify_cli::test_route(&load, &labels, at.as_deref(), url.as_deref(), offline).await,
+        } => notify_cli::test_route(&reader, &labels, at.as_deref(), url.as_deref(), offline).await,
         Command::Oncall(OncallCommand::Who { schedule, at }) => {
-            notify_cli::oncall_who(&load, schedule.as_deref(), at.as_deref())
+            notify_cli::oncall_who(&reader, schedule.as_deref(), at.as_deref())
         }
         Command::Silence(SilenceCommand::Add {
             matchers,
@@ -116,16 +122,16 @@ async fn dispatch(cli: Cli) -> u8 {
                 author,
                 comment,
             };
-            notify_remote::silence_add(&load, url.as_deref(), req).await
+            notify_remote::silence_add(&reader, url.as_deref(), req).await
         }
         Command::Silence(SilenceCommand::List { expired, url }) => {
-            notify_remote::silence_list(&load, url.as_deref(), expired).await
+            notify_remote::silence_list(&reader, url.as_deref(), expired).await
         }
         Command::Silence(SilenceCommand::Expire { id, url }) => {
-            notify_remote::silence_expire(&load, url.as_deref(), &id).await
+            notify_remote::silence_expire(&reader, url.as_deref(), &id).await
         }
         Command::Ack { group, by, url } => {
-            notify_remote::ack(&load, url.as_deref(), &group, &by).await
+            notify_remote::ack(&reader, url.as_deref(), &group, &by).await
         }
     }
 }

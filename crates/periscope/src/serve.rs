@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::commands::load_or_report;
-use crate::config::{Config, ConfigErrors, HttpConfig, LoadOptions};
+use crate::config::{Config, HttpConfig, LoadOptions};
 use crate::ingest::{self, StoreSink};
 use crate::notify_wire::{self, AlertSink};
 use crate::query_api::PromBackend;
@@ -108,13 +108,7 @@ pub async fn serve(load: &LoadOptions) -> u8 {
             if let Some(sink) = &notifier {
                 router = router.merge(notify_api::router(sink.notifier.clone()));
             }
-            let router = match guarded(http, router) {
-                Ok(r) => r,
-                Err(problems) => {
-                    eprint!("{problems}");
-                    return 3;
-                }
-            };
+            let router = guarded(http, router);
             match http_server::start(http, router, wait_for(stopped.clone())).await {
                 Ok(s) => Some(s),
                 Err(e) => {
@@ -191,13 +185,10 @@ pub async fn serve(load: &LoadOptions) -> u8 {
     0
 }
 
-/// `router` behind the access policy; the token secrets that could not be read stop the start.
-/// An API open to everyone on an address others can reach is allowed, with a warning.
-fn guarded(http: &HttpConfig, router: axum::Router) -> Result<axum::Router, ConfigErrors> {
-    if !http.access.unresolved.is_empty() {
-        return Err(ConfigErrors(http.access.unresolved.clone()));
-    }
-    let access = Arc::new(http.access.access.clone());
+/// `router` behind the access policy. An API open to everyone on an address others can reach
+/// is allowed, with a warning.
+fn guarded(http: &HttpConfig, router: axum::Router) -> axum::Router {
+    let access = Arc::new(http.access.clone());
     if access.is_open() && !http.listen.ip().is_loopback() {
         tracing::warn!(
             address = %http.listen,
@@ -205,10 +196,10 @@ fn guarded(http: &HttpConfig, router: axum::Router) -> Result<axum::Router, Conf
              configure [http.token.NAME] to require tokens"
         );
     }
-    Ok(router.layer(axum::middleware::from_fn_with_state(
+    router.layer(axum::middleware::from_fn_with_state(
         access,
         crate::http_access::enforce,
-    )))
+    ))
 }
 
 /// The Prometheus query API over the store, when there is one.

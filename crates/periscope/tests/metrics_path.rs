@@ -372,3 +372,27 @@ fn import_names_the_line_of_a_problem() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("# EOF"), "{}", stderr(&out));
 }
+
+#[test]
+fn reading_history_needs_none_of_the_servers_secrets() {
+    let w = World::new(
+        "[store]\ndir = \"metrics\"\n\n\
+         [receiver.orders]\nkind = \"rabbitmq\"\nurl = \"amqp://periscope@127.0.0.1:5672/%2f\"\n\
+         exchange = \"metrics\"\nqueue = \"periscope\"\n\
+         password_env = \"PERISCOPE_TEST_RABBIT_PASSWORD_UNSET\"\n",
+    );
+    // The operator's shell has no broker password: history is still readable.
+    let out = w.run(&["query", "up", "--format", "csv"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = w.run(&["export", "up"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // What serves needs it, and says where it is configured.
+    let check = w.run(&["check-config"]);
+    assert_eq!(check.status.code(), Some(1));
+    let said = stderr(&check);
+    assert!(said.contains("receiver.orders.password_env"), "{said}");
+    assert!(
+        said.contains("PERISCOPE_TEST_RABBIT_PASSWORD_UNSET"),
+        "{said}"
+    );
+}

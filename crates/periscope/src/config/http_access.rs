@@ -2,38 +2,30 @@
 //!
 //! Mistakes in the policy (an unknown scope, a token without a secret source) are config
 //! errors like any other. A secret that cannot be read (its environment variable unset, its
-//! file missing) is kept apart as an *unresolved* problem: `serve` and `check-config` refuse
-//! it, while commands that only talk to a running server (`silence`, `ack`) or read history
-//! load the same config without the server's secrets.
+//! file missing, too short) is one too, except for commands that load the config with
+//! [`Secrets::NotNeeded`] (they serve nothing): the token is then left out.
 
 use std::path::Path;
 
 use toml::Spanned;
 use toml::de::DeValue;
 
+use super::Secrets;
 use super::errors::ConfigError;
 use super::locate;
 use super::schema::{HttpSection, TokenSection};
 use super::sources::Sources;
 use crate::http_access::{Access, Scope, Scopes, Token};
 
-/// The policy, and the token secrets that could not be read.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct AccessConfig {
-    /// What is enforced.
-    pub access: Access,
-    /// Secrets not found, each located at its `secret_env` or `secret_file`.
-    pub unresolved: Vec<ConfigError>,
-}
-
-/// Resolves the access part of `[http]`; problems in the policy itself go to `errors`.
+/// Resolves the access part of `[http]`; every problem goes to `errors`.
 pub fn resolve(
     sources: &Sources,
     root: &Spanned<DeValue<'_>>,
     section: &HttpSection,
     base_dir: &Path,
+    secrets: Secrets,
     errors: &mut Vec<ConfigError>,
-) -> AccessConfig {
+) -> Access {
     let error = |key: &str, message: String, hint: &str| {
         ConfigError::at(
             sources,
@@ -57,7 +49,7 @@ pub fn resolve(
         }
         scopes.into_iter().collect::<Scopes>()
     };
-    let mut resolved = AccessConfig::default();
+    let mut resolved = Access::default();
     let tokens = section.token.as_ref();
     for (name, token) in tokens.into_iter().flatten() {
         let key = format!("http.token.{name}");
@@ -70,7 +62,7 @@ pub fn resolve(
             ));
         }
         match secret(token, &key, base_dir) {
-            Ok(Some(secret)) => resolved.access.tokens.push(Token {
+            Ok(Some(secret)) => resolved.tokens.push(Token {
                 name: name.clone(),
                 scopes,
                 secret,
@@ -84,14 +76,14 @@ pub fn resolve(
             Err(SecretProblem::Policy(field, message, hint)) => {
                 errors.push(error(&format!("{key}.{field}"), message, hint));
             }
+            Err(SecretProblem::Unavailable(..)) if secrets == Secrets::NotNeeded => {}
             Err(SecretProblem::Unavailable(field, message, hint)) => {
-                let problem = error(&format!("{key}.{field}"), message, hint);
-                resolved.unresolved.push(problem);
+                errors.push(error(&format!("{key}.{field}"), message, hint));
             }
         }
     }
     let mut seen: Vec<(&str, &str)> = Vec::new();
-    for token in &resolved.access.tokens {
+    for token in &resolved.tokens {
         if let Some((other, _)) = seen.iter().find(|(_, s)| *s == token.secret) {
             errors.push(error(
                 &format!("http.token.{}", token.name),
@@ -101,7 +93,7 @@ pub fn resolve(
         }
         seen.push((&token.name, &token.secret));
     }
-    resolved.access.anonymous = match &section.anonymous {
+    resolved.anonymous = match &section.anonymous {
         Some(names) => scopes_of("http.anonymous", names, errors),
         None if tokens.is_some_and(|t| !t.is_empty()) => Scopes::default(),
         None => Scopes::all(),
@@ -113,7 +105,7 @@ pub fn resolve(
 enum SecretProblem {
     /// The config is wrong whatever the environment holds.
     Policy(&'static str, String, &'static str),
-    /// The environment lacks it: refused by `serve`, not by commands that do not serve.
+    /// The environment lacks it: an error unless the command needs no secrets.
     Unavailable(&'static str, String, &'static str),
 }
 

@@ -9,6 +9,7 @@ use std::path::Path;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use super::Secrets;
 use super::errors::ConfigError;
 use super::sources::Sources;
 
@@ -20,27 +21,47 @@ pub(super) enum SecretSource {
     File(String),
 }
 
+/// Where a receiver's secret is configured.
+pub(super) struct Place<'a> {
+    pub sources: &'a Sources,
+    /// The receiver's key path, e.g. `receiver.orders`.
+    pub key: &'a str,
+    /// The `password_env`/`password_file` entry.
+    pub span: Range<usize>,
+    /// Where a relative `password_file` is found.
+    pub base_dir: &'a Path,
+    /// Whether a secret that cannot be read is an error, or left out.
+    pub secrets: Secrets,
+}
+
 /// Resolves `source` and writes it into `own` (the kind's settings table) for `kind`.
-/// Problems are pushed to `errors` with `key` (the receiver's key path), located at `span`
-/// (the `password_env`/`password_file` entry).
-#[allow(clippy::too_many_arguments)]
+/// Problems are pushed to `errors` with the receiver's key path, located at the entry. With
+/// [`Secrets::NotNeeded`], a secret that cannot be read is left out: the receiver is built
+/// without a password, for commands that never connect.
 pub(super) fn apply(
-    sources: &Sources,
-    key: &str,
-    span: Range<usize>,
+    place: &Place<'_>,
     source: SecretSource,
     kind: &str,
-    base_dir: &Path,
     own: &mut DeTable<'_>,
     errors: &mut Vec<ConfigError>,
 ) {
+    let Place {
+        sources,
+        key,
+        span,
+        base_dir,
+        secrets,
+    } = place;
+    let span = span.clone();
     let at = Some(span.start);
     let fail = |errors: &mut Vec<ConfigError>, field: &str, message: String, hint: &str| {
         errors.push(ConfigError::at(sources, at, format!("{key}.{field}"), message).hint(hint));
     };
+    let required = *secrets == Secrets::Required;
     let (field, secret) = match source {
         SecretSource::Env(var) => match std::env::var(&var) {
             Ok(secret) => ("password_env", secret),
+            Err(_) if !required => return,
             Err(_) => {
                 let hint =
                     format!("export {var}=... before starting Periscope, or use password_file");
@@ -58,6 +79,7 @@ pub(super) fn apply(
                 "password_file",
                 text.lines().next().unwrap_or("").to_string(),
             ),
+            Err(_) if !required => return,
             Err(e) => {
                 let message = format!("cannot read {file}: {e}");
                 fail(

@@ -10,7 +10,7 @@ use toml::de::{DeTable, DeValue};
 use super::errors::ConfigError;
 use super::receiver_secret::{self, SecretSource};
 use super::sources::Sources;
-use super::{locate, merge, settings_error};
+use super::{Secrets, locate, merge, settings_error};
 use crate::wire::{self, Receiver};
 
 /// A configured broker receiver.
@@ -30,6 +30,7 @@ pub(super) fn receiver(
     name: &Spanned<std::borrow::Cow<'_, str>>,
     value: &Spanned<DeValue<'_>>,
     base_dir: &Path,
+    secrets: Secrets,
     errors: &mut Vec<ConfigError>,
 ) -> Option<ReceiverEntry> {
     let key = format!("receiver.{}", name.get_ref());
@@ -98,9 +99,14 @@ pub(super) fn receiver(
         && enabled
     {
         let before = errors.len();
-        receiver_secret::apply(
-            sources, &key, span, source, &kind, base_dir, &mut own, errors,
-        );
+        let place = receiver_secret::Place {
+            sources,
+            key: &key,
+            span,
+            base_dir,
+            secrets,
+        };
+        receiver_secret::apply(&place, source, &kind, &mut own, errors);
         if errors.len() > before {
             return None;
         }

@@ -12,6 +12,7 @@ use rules::rulefile::{self, RuleFile, RuleFileError};
 use toml::Spanned;
 use toml::de::DeValue;
 
+use super::Secrets;
 use super::errors::ConfigError;
 use super::locate;
 use super::schema::RulesSection;
@@ -73,6 +74,8 @@ pub struct RulesResolver<'a, 'i> {
     pub sources: &'a Sources,
     pub root: &'a Spanned<DeValue<'i>>,
     pub errors: &'a mut Vec<ConfigError>,
+    /// Whether the state database's password must be readable.
+    pub secrets: Secrets,
 }
 
 impl RulesResolver<'_, '_> {
@@ -242,6 +245,14 @@ impl RulesResolver<'_, '_> {
                         return fallback;
                     }
                     let Ok(secret) = std::env::var(var) else {
+                        if self.secrets == Secrets::NotNeeded {
+                            // Not connected to by this command: the URL without a password,
+                            // never the SQLite default in its place.
+                            return StateDbConfig {
+                                url: url.to_string(),
+                                shown: redact(url.as_str()),
+                            };
+                        }
                         self.fail(
                             env_key,
                             format!("environment variable `{var}` is not set"),

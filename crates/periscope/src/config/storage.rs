@@ -8,11 +8,13 @@ use jiff::{SignedDuration, SpanRelativeTo};
 use toml::Spanned;
 use toml::de::DeValue;
 
+use super::Secrets;
 use super::errors::ConfigError;
-use super::http_access::{self, AccessConfig};
+use super::http_access;
 use super::locate;
 use super::schema::{HttpSection, StoreSection};
 use super::sources::Sources;
+use crate::http_access::Access;
 
 /// Default retention of stored samples.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(15 * 24 * 3600);
@@ -46,7 +48,7 @@ pub struct HttpConfig {
     /// Largest request body.
     pub max_body_bytes: u64,
     /// Who may do what (`anonymous`, `[http.token.NAME]`).
-    pub access: AccessConfig,
+    pub access: Access,
 }
 
 /// Where located errors are recorded while resolving these sections.
@@ -128,8 +130,14 @@ impl Resolver<'_, '_> {
     }
 
     /// `[http]`, or `None` when no address is configured.
-    pub fn http(&mut self, s: HttpSection, base_dir: &Path) -> Option<HttpConfig> {
-        let access = http_access::resolve(self.sources, self.root, &s, base_dir, self.errors);
+    pub fn http(
+        &mut self,
+        s: HttpSection,
+        base_dir: &Path,
+        secrets: Secrets,
+    ) -> Option<HttpConfig> {
+        let access =
+            http_access::resolve(self.sources, self.root, &s, base_dir, secrets, self.errors);
         let max_body_bytes = match &s.max_body {
             None => DEFAULT_MAX_BODY,
             Some(text) => match parse_size(text) {

@@ -2,10 +2,19 @@ use std::path::Path;
 
 use super::*;
 
-/// Writes `files` into a temp dir and loads the first one.
+/// Writes `files` into a temp dir and loads the first one, secrets required.
 fn load_files(
     files: &[(&str, &str)],
     env: Option<&str>,
+) -> (tempfile::TempDir, Result<Config, ConfigErrors>) {
+    load_files_with(files, env, Secrets::Required)
+}
+
+/// [`load_files`] with the secrets mode of a command.
+fn load_files_with(
+    files: &[(&str, &str)],
+    env: Option<&str>,
+    secrets: Secrets,
 ) -> (tempfile::TempDir, Result<Config, ConfigErrors>) {
     let dir = tempfile::tempdir().unwrap();
     for (name, text) in files {
@@ -17,6 +26,7 @@ fn load_files(
         path: dir.path().join(files[0].0),
         env: env.map(str::to_string),
         state_dir: None,
+        secrets,
     };
     let result = load(&opts);
     (dir, result)
@@ -38,6 +48,7 @@ fn the_example_config_loads() {
         path: path.clone(),
         env: None,
         state_dir: None,
+        secrets: Secrets::Required,
     };
     let config = load(&opts).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert!(
@@ -310,6 +321,7 @@ cron = \"99 * * * *\"
 
 mod access;
 mod broken;
+mod secrets;
 
 mod never_panics {
     use proptest::prelude::*;
