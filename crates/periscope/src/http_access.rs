@@ -236,12 +236,11 @@ fn same_secret(expected: &[u8], given: &[u8]) -> bool {
 /// credential.
 pub fn needed_scope(method: &Method, path: &str, headers: &HeaderMap) -> Option<Scope> {
     if path == notify::ack::ACK_PATH {
-        // The JSON API on the same path acknowledges without a signature.
-        let json = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim_start().starts_with("application/json"));
-        return (method == Method::POST && json).then_some(Scope::Manage);
+        // The page and its form carry the signature; anything else posted there reaches the
+        // JSON API, which acknowledges without one. The handler tells them apart by the same
+        // test, so no content type slips between the two.
+        let signed = method != Method::POST || crate::notify_api::is_form(headers);
+        return (!signed).then_some(Scope::Manage);
     }
     match path {
         "/api/v1/push" | "/api/v1/write" => return Some(Scope::Push),

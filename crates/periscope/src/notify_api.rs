@@ -125,7 +125,7 @@ async fn ack_page(State(n): State<Notifier>, RawQuery(query): RawQuery) -> Respo
 }
 
 /// True when the request carries a urlencoded form (the page's button) rather than JSON.
-fn is_form(headers: &HeaderMap) -> bool {
+pub(crate) fn is_form(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -131,6 +131,17 @@ async fn scopes_decide_who_may_push_read_and_manage() {
     let (code, page) = (response.status().as_u16(), response.text().await.unwrap());
     assert_eq!(code, 403, "{page}");
     assert!(page.contains("Link not valid"), "{page}");
+    // Acknowledging by name (the JSON API) needs `manage`, whatever JSON type is claimed.
+    for content_type in ["application/json", "application/vnd.api+json", "text/plain"] {
+        let response = client
+            .post(format!("{base}{}", notify::ack::ACK_PATH))
+            .header("content-type", content_type)
+            .body(r#"{"group": "root:{}", "by": "mallory"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 401, "{content_type}");
+    }
     serve.stop();
 }
 

@@ -117,6 +117,17 @@ fn endpoints_need_the_scope_of_what_they_do() {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/x-www-form-urlencoded"),
     );
+    // Types the JSON extractor accepts too: only a form counts as the signed page's.
+    let mut vendor_json = HeaderMap::new();
+    vendor_json.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.api+json"),
+    );
+    let mut upper_form = HeaderMap::new();
+    upper_form.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("Application/X-WWW-Form-Urlencoded; charset=utf-8"),
+    );
     let ack = notify::ack::ACK_PATH;
     let cases = [
         (Method::POST, "/api/v1/push", &none, Some(Scope::Push)),
@@ -145,6 +156,9 @@ fn endpoints_need_the_scope_of_what_they_do() {
         (Method::GET, ack, &none, None),
         (Method::POST, ack, &form, None),
         (Method::POST, ack, &json, Some(Scope::Manage)),
+        (Method::POST, ack, &none, Some(Scope::Manage)),
+        (Method::POST, ack, &vendor_json, Some(Scope::Manage)),
+        (Method::POST, ack, &upper_form, None),
         (Method::GET, "/no/such/path", &none, Some(Scope::Read)),
     ];
     for (method, path, headers, want) in cases {
