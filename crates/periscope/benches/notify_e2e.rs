@@ -216,8 +216,9 @@ async fn periscope_run(
         path: "log",
         settings: settings.clone(),
         interval: t.poll.max(t.eval),
-        wait_mean: (t.poll + t.eval) / 2,
-        wait_max: t.poll + t.eval,
+        // The rule is evaluated right after each check (rule_loop/wake.rs): only the poll waits.
+        wait_mean: t.poll / 2,
+        wait_max: t.poll,
         m,
         load: (before, load()),
     });

@@ -27,6 +27,9 @@ pub mod prune;
 mod restore;
 mod seen;
 mod views;
+mod wake;
+
+pub use wake::Wakes;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
@@ -243,6 +246,17 @@ struct Shared {
     alerts: Option<AlertSink>,
 }
 
+/// What the rule loop shows and tells, and what wakes it, besides the store and the state
+/// database it works on.
+pub struct Links {
+    /// The groups as the query API shows them.
+    pub snapshot: RulesSnapshot,
+    /// Where alert transitions go to be notified.
+    pub alerts: Option<AlertSink>,
+    /// Rings a group after a check it reads.
+    pub wakes: Arc<Wakes>,
+}
+
 /// Gives the groups their remembered series and tidies the state database
 /// ([`restore_memory`]), then starts one task per group and the hourly prune; they stop when
 /// `stopped` turns true, the groups after a last attempt to save what the state database has
@@ -252,10 +266,14 @@ pub fn start(
     storage: Arc<dyn Storage>,
     state: Arc<dyn AlertStateStore>,
     clock: Arc<dyn Clock>,
-    snapshot: RulesSnapshot,
-    alerts: Option<AlertSink>,
+    links: Links,
     stopped: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
+    let Links {
+        snapshot,
+        alerts,
+        wakes,
+    } = links;
     {
         let mut views = snapshot.write().unwrap_or_else(|e| e.into_inner());
         *views = groups.iter().map(views::group_view).collect();
@@ -278,7 +296,16 @@ pub fn start(
         let mut tasks: Vec<_> = groups
             .into_iter()
             .enumerate()
-            .map(|(slot, g)| tokio::spawn(run_group(g, slot, Arc::clone(&shared), stopped.clone())))
+            .map(|(slot, g)| {
+                let bell = wakes.bell(slot);
+                tokio::spawn(run_group(
+                    g,
+                    slot,
+                    Arc::clone(&shared),
+                    bell,
+                    stopped.clone(),
+                ))
+            })
             .collect();
         tasks.push(tokio::spawn(prune::run(
             Arc::clone(&shared.state),
@@ -294,11 +321,13 @@ pub fn start(
     })
 }
 
-/// Evaluates one group every interval until stopped.
+/// Evaluates one group every interval, and at once when `bell` rings (a check it reads was
+/// stored, see [`Wakes`]), until stopped.
 async fn run_group(
     mut loaded: LoadedGroup,
     slot: usize,
     shared: Arc<Shared>,
+    bell: Arc<tokio::sync::Notify>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let name = loaded.def.name.clone();
@@ -309,6 +338,10 @@ async fn run_group(
         tokio::select! {
             _ = stopped.wait_for(|s| *s) => break,
             _ = ticks.tick() => {}
+            _ = bell.notified() => {
+                // The next interval evaluation counts from this one.
+                ticks.reset();
+            }
         }
         let now = shared.clock.now();
         let storage = Arc::clone(&shared.storage);

@@ -78,14 +78,22 @@ pub async fn serve(load: &LoadOptions) -> u8 {
         },
         None => None,
     };
+    // Groups that read a monitor evaluate right after its check is stored.
+    let wakes = Arc::new(match &rules {
+        Some((groups, _)) => rule_loop::Wakes::build(groups),
+        None => rule_loop::Wakes::default(),
+    });
     let rule_task = rules.map(|(groups, state_db)| {
         rule_loop::start(
             groups,
             Arc::clone(metrics.as_ref().expect("rules run only with a store")) as Arc<dyn Storage>,
             state_db,
             Arc::clone(&clock),
-            Arc::clone(&rules_snapshot),
-            notifier.clone(),
+            rule_loop::Links {
+                snapshot: Arc::clone(&rules_snapshot),
+                alerts: notifier.clone(),
+                wakes: Arc::clone(&wakes),
+            },
             stopped.clone(),
         )
     });
@@ -146,9 +154,12 @@ pub async fn serve(load: &LoadOptions) -> u8 {
         state,
         clock,
         metrics.clone(),
-        push_stats,
-        delivery_stats,
-        receivers,
+        SelfFigures {
+            push: push_stats,
+            delivery: delivery_stats,
+            receivers,
+        },
+        wakes,
     );
     daemon.run(shutdown_signal()).await;
     let _ = stop.send(true);
@@ -325,15 +336,20 @@ async fn shutdown_signal() {
     }
 }
 
+/// What Periscope's own metrics are read from, besides the store.
+struct SelfFigures {
+    push: Arc<PushStats>,
+    delivery: Arc<notify_wire::DeliveryStats>,
+    receivers: Vec<ReceiverStats>,
+}
+
 struct Daemon<'a> {
     config: &'a Config,
     store: StateStore,
     clock: Arc<dyn Clock>,
     /// The metric store, unless `[store]` is disabled.
     metrics: Option<Arc<store::Store>>,
-    push_stats: Arc<PushStats>,
-    delivery_stats: Arc<notify_wire::DeliveryStats>,
-    receivers: Vec<ReceiverStats>,
+    figures: SelfFigures,
     /// Next due time per enabled monitor.
     due: Vec<Timestamp>,
     /// Whether a check of that monitor is running now.
@@ -341,6 +357,8 @@ struct Daemon<'a> {
     /// Latest finished check per monitor, for the snapshot.
     latest: Vec<Option<MonitorRun>>,
     started: Timestamp,
+    /// Rings the rule groups that read a monitor once its check is stored.
+    wakes: Arc<rule_loop::Wakes>,
 }
 
 impl<'a> Daemon<'a> {
@@ -349,9 +367,8 @@ impl<'a> Daemon<'a> {
         store: StateStore,
         clock: Arc<dyn Clock>,
         metrics: Option<Arc<store::Store>>,
-        push_stats: Arc<PushStats>,
-        delivery_stats: Arc<notify_wire::DeliveryStats>,
-        receivers: Vec<ReceiverStats>,
+        figures: SelfFigures,
+        wakes: Arc<rule_loop::Wakes>,
     ) -> Self {
         let now = clock.now();
         let n = config.enabled().count();
@@ -360,13 +377,12 @@ impl<'a> Daemon<'a> {
             store,
             clock,
             metrics,
-            push_stats,
-            delivery_stats,
-            receivers,
+            figures,
             due: vec![now; n],
             running: vec![false; n],
             latest: vec![None; n],
             started: now,
+            wakes,
         }
     }
 
@@ -428,9 +444,9 @@ impl<'a> Daemon<'a> {
         };
         let now = self.clock.now();
         let mut samples = store.self_metrics(now);
-        samples.extend(self.push_stats.to_samples(now));
-        samples.extend(self.delivery_stats.to_samples(now));
-        for r in &self.receivers {
+        samples.extend(self.figures.push.to_samples(now));
+        samples.extend(self.figures.delivery.to_samples(now));
+        for r in &self.figures.receivers {
             samples.extend(r.stats.samples(r.broker, &r.name, now));
         }
         if let Err(e) = ingest::store_samples(store.as_ref(), &samples).await {
@@ -496,6 +512,9 @@ impl<'a> Daemon<'a> {
             // Unavailable store: keep the state so the next check measures these lines again.
             tracing::error!(monitor = %result.run.name, error = %e, "samples not stored; monitor state not advanced");
             return;
+        }
+        if self.metrics.is_some() {
+            self.wakes.checked(&result.run.name);
         }
         if let Some(state) = &result.next_state
             && let Err(e) = self.store.save(&result.run.name, state)

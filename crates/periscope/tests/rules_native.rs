@@ -90,3 +90,47 @@ async fn a_pushed_metric_crossing_a_toml_rule_fires_with_its_level() {
     assert_eq!(group["rules"][0]["query"], "latency_seconds{job=\"api\"}");
     serve.stop();
 }
+
+/// A log monitor checked every 300 ms and a rule on its matches evaluated only every 10 minutes:
+/// the rule sees each check at once, so the alert fires seconds after the line is written, not
+/// at the rule's next interval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_on_a_monitor_is_evaluated_right_after_its_check() {
+    let port = free_port();
+    let w = World::new(&format!(
+        "[store]\ndir = \"metrics\"\ncommit_window = \"2ms\"\n\n\
+         [http]\nlisten = \"127.0.0.1:{port}\"\n\n\
+         [monitor.app]\nkind = \"log\"\npaths = [\"app.log\"]\ninterval = \"300ms\"\n\
+         flush_after = \"0s\"\n\
+         [monitor.app.rules.error]\nmatch = \"ERROR\"\n\n\
+         [rule.AppErrors]\nlog = \"app/error\"\nwindow = \"10m\"\ninterval = \"10m\"\n\
+         above = {{ critical = 0 }}\nno_data = \"ok\"\n"
+    ));
+    w.write("app.log", "2026-11-21 10:00:00 INFO started\n");
+    let serve = Serve::start(&w, port);
+    let client = reqwest::Client::new();
+    let alerts = format!("{}/api/v1/alerts", serve.base);
+    // The start's evaluation has run: nothing fires.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let body = get(&client, &alerts).await;
+    assert_eq!(body["data"]["alerts"], serde_json::json!([]), "{body}");
+    w.append("app.log", "2026-11-21 10:00:01 ERROR payment declined\n");
+    let written = Instant::now();
+    let deadline = written + Duration::from_secs(20);
+    loop {
+        let body = get(&client, &alerts).await;
+        let firing = body["data"]["alerts"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|x| x["labels"]["alertname"] == "AppErrors" && x["state"] == "firing")
+        });
+        if firing {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "AppErrors never fired (the rule's interval is 10 minutes): {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    serve.stop();
+}

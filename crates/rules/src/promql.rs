@@ -21,6 +21,7 @@ pub mod functions;
 mod name_drop;
 mod numeric;
 mod query_text;
+pub mod selectors;
 
 pub use annotations::{Annotation, Annotations};
 pub use engine::{Engine, EngineOptions};

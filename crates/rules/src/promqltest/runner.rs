@@ -11,6 +11,7 @@ use super::querier::MemoryQuerier;
 use super::script::{Command, EvalCmd, Load};
 use super::series::SeqValue;
 use super::{CaseReport, Evaluator, Outcome, SkipReason};
+use crate::promql::selectors::visit_selectors;
 use crate::promql::{self, Annotations, DurationContext, Expr, InstantSample, Value};
 
 /// Functions that answer with the query's own start, end, range or step.
@@ -337,29 +338,6 @@ fn selector_matches(vs: &VectorSelector, labels: &Labels) -> bool {
         all(&m.matchers)
     } else {
         m.or_matchers.iter().any(|group| all(group))
-    }
-}
-
-/// Calls `f` on every vector selector of `expr` (those of matrix selectors included).
-fn visit_selectors(expr: &Expr, f: &mut dyn FnMut(&VectorSelector)) {
-    match expr {
-        Expr::VectorSelector(vs) => f(vs),
-        Expr::MatrixSelector(ms) => f(&ms.vs),
-        Expr::Aggregate(a) => {
-            visit_selectors(&a.expr, f);
-            if let Some(p) = &a.param {
-                visit_selectors(p, f);
-            }
-        }
-        Expr::Unary(u) => visit_selectors(&u.expr, f),
-        Expr::Binary(b) => {
-            visit_selectors(&b.lhs, f);
-            visit_selectors(&b.rhs, f);
-        }
-        Expr::Paren(p) => visit_selectors(&p.expr, f),
-        Expr::Subquery(s) => visit_selectors(&s.expr, f),
-        Expr::Call(c) => c.args.args.iter().for_each(|a| visit_selectors(a, f)),
-        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
     }
 }
 
