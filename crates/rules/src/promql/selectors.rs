@@ -1,32 +1,45 @@
-//! Walking an expression's selectors: what the promqltest runner checks loaded series against,
-//! and which monitors a rule reads (so `serve` can evaluate it right after their checks).
+//! Walking an expression: every node (the engine looks for `info()` calls), every selector
+//! (what the promqltest runner checks loaded series against), and which monitors a rule reads
+//! (so `serve` can evaluate it right after their checks).
 
 use std::collections::BTreeSet;
 
 use promql_parser::label::MatchOp;
 use promql_parser::parser::{Expr, VectorSelector};
 
-/// Calls `f` on every vector selector of `expr` (those of matrix selectors included).
-pub fn visit_selectors(expr: &Expr, f: &mut dyn FnMut(&VectorSelector)) {
+/// Calls `f` on `expr` and every expression inside it, parents first.
+pub fn visit(expr: &Expr, f: &mut dyn FnMut(&Expr)) {
+    f(expr);
     match expr {
-        Expr::VectorSelector(vs) => f(vs),
-        Expr::MatrixSelector(ms) => f(&ms.vs),
         Expr::Aggregate(a) => {
-            visit_selectors(&a.expr, f);
+            visit(&a.expr, f);
             if let Some(p) = &a.param {
-                visit_selectors(p, f);
+                visit(p, f);
             }
         }
-        Expr::Unary(u) => visit_selectors(&u.expr, f),
+        Expr::Unary(u) => visit(&u.expr, f),
         Expr::Binary(b) => {
-            visit_selectors(&b.lhs, f);
-            visit_selectors(&b.rhs, f);
+            visit(&b.lhs, f);
+            visit(&b.rhs, f);
         }
-        Expr::Paren(p) => visit_selectors(&p.expr, f),
-        Expr::Subquery(s) => visit_selectors(&s.expr, f),
-        Expr::Call(c) => c.args.args.iter().for_each(|a| visit_selectors(a, f)),
-        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+        Expr::Paren(p) => visit(&p.expr, f),
+        Expr::Subquery(s) => visit(&s.expr, f),
+        Expr::Call(c) => c.args.args.iter().for_each(|a| visit(a, f)),
+        Expr::VectorSelector(_)
+        | Expr::MatrixSelector(_)
+        | Expr::NumberLiteral(_)
+        | Expr::StringLiteral(_)
+        | Expr::Extension(_) => {}
     }
+}
+
+/// Calls `f` on every vector selector of `expr` (those of matrix selectors included).
+pub fn visit_selectors(expr: &Expr, f: &mut dyn FnMut(&VectorSelector)) {
+    visit(expr, &mut |e| match e {
+        Expr::VectorSelector(vs) => f(vs),
+        Expr::MatrixSelector(ms) => f(&ms.vs),
+        _ => {}
+    });
 }
 
 /// The values some selector of `expr` requires `label` to equal (`label="value"`), e.g. the

@@ -17,6 +17,7 @@ use promql_parser::parser::{AtModifier, Expr, Offset, VectorSelector};
 use super::offset_ms;
 use crate::promql::EvalError;
 use crate::promql::query_text::INFO_SELECTOR_MARKER;
+use crate::promql::selectors::visit;
 
 /// The info metric used when the selector names none.
 const TARGET_INFO: &str = "target_info";
@@ -38,32 +39,6 @@ fn has_info_call(expr: &Expr) -> bool {
         found |= matches!(e, Expr::Call(c) if c.func.name == "info");
     });
     found
-}
-
-/// Calls `f` on `expr` and every expression inside it.
-fn visit(expr: &Expr, f: &mut dyn FnMut(&Expr)) {
-    f(expr);
-    match expr {
-        Expr::Aggregate(a) => {
-            visit(&a.expr, f);
-            if let Some(p) = &a.param {
-                visit(p, f);
-            }
-        }
-        Expr::Unary(u) => visit(&u.expr, f),
-        Expr::Binary(b) => {
-            visit(&b.lhs, f);
-            visit(&b.rhs, f);
-        }
-        Expr::Paren(p) => visit(&p.expr, f),
-        Expr::Subquery(s) => visit(&s.expr, f),
-        Expr::Call(c) => c.args.args.iter().for_each(|a| visit(a, f)),
-        Expr::VectorSelector(_)
-        | Expr::MatrixSelector(_)
-        | Expr::NumberLiteral(_)
-        | Expr::StringLiteral(_)
-        | Expr::Extension(_) => {}
-    }
 }
 
 fn rewrite(expr: &mut Expr) -> Result<(), EvalError> {
