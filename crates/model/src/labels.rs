@@ -7,9 +7,7 @@
 
 mod serde_impl;
 
-use std::cmp::Ordering;
 use std::fmt;
-use std::hash::{Hash, Hasher};
 
 use crate::pairs::Pairs;
 
@@ -19,7 +17,7 @@ use crate::pairs::Pairs;
 /// number of pairs and then each name and value as a `str`: exactly what a derived
 /// `Vec<(String, String)>` did, so sorted collections and hash keys behave as before. Serialized
 /// as a sequence of `[name, value]` pairs.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Labels(Pairs);
 
 impl Labels {
@@ -91,30 +89,6 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Labels {
             .map(|(k, v)| (k.into(), v.into()))
             .collect();
         Labels(Pairs::from_unsorted(items))
-    }
-}
-
-impl Hash for Labels {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        // What the derive on `Vec<(String, String)>` fed: the length, then every string.
-        state.write_usize(self.len());
-        for (name, value) in self.iter() {
-            name.hash(state);
-            value.hash(state);
-        }
-    }
-}
-
-impl PartialOrd for Labels {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Labels {
-    #[inline]
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.0.cmp_pairs(&other.0)
     }
 }
 

@@ -23,6 +23,7 @@
 pub(crate) mod de;
 
 use std::cmp::Ordering;
+use std::hash::{Hash, Hasher};
 
 /// Set in a length byte when more bytes of the same length follow.
 const MORE: u8 = 0x40;
@@ -47,6 +48,37 @@ struct Place {
     start: usize,
     /// One past the last byte of its value (`start` when absent).
     end: usize,
+}
+
+impl Hash for Pairs {
+    /// The number of pairs, then every name and value as a `str`: what both a derived
+    /// `Vec<(String, String)>` and a `BTreeMap<String, String>` feed a hasher, so label sets
+    /// and annotations hash as they did before this layout.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_usize(self.len());
+        for (name, value) in self.iter() {
+            name.hash(state);
+            value.hash(state);
+        }
+    }
+}
+
+impl PartialOrd for Pairs {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Pairs {
+    /// Lexicographic over the `(name, value)` pairs, as a vector of `(String, String)` (and a
+    /// `BTreeMap`) orders; not the order of the encoded bytes.
+    #[inline]
+    fn cmp(&self, other: &Self) -> Ordering {
+        if self.0 == other.0 {
+            return Ordering::Equal;
+        }
+        self.iter().cmp(other.iter())
+    }
 }
 
 impl Pairs {
@@ -223,15 +255,6 @@ impl Pairs {
         all.extend(self.iter());
         all.extend(items.iter().map(|(n, v)| (n.as_ref(), v.as_ref())));
         *self = Pairs::from_unsorted(all);
-    }
-
-    /// Lexicographic order over the pairs, as a vector of `(String, String)` orders.
-    #[inline]
-    pub(crate) fn cmp_pairs(&self, other: &Self) -> Ordering {
-        if self.0 == other.0 {
-            return Ordering::Equal;
-        }
-        self.iter().cmp(other.iter())
     }
 
     /// Heap bytes held (the block; nothing else is allocated).

@@ -58,7 +58,7 @@ pub async fn test_route(
     let live = if offline {
         Live::Skipped
     } else {
-        match live::fetch(load, url).await {
+        match live::fetch(config.http.as_ref(), url).await {
             Ok(live) => live,
             Err(e) => {
                 eprintln!("periscope: live silences: {e}");

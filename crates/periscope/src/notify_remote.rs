@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::commands::load_or_report;
-use crate::config::LoadOptions;
+use crate::config::{HttpConfig, LoadOptions};
 
 /// What `silence add` asks for.
 pub struct SilenceRequest {
@@ -20,14 +20,21 @@ pub struct SilenceRequest {
 }
 
 /// The API's base URL: `--url`, else the config's `[http] listen`.
-pub(crate) fn base_url(load: &LoadOptions, url: Option<&str>) -> Result<String, String> {
+fn base_url(load: &LoadOptions, url: Option<&str>) -> Result<String, String> {
+    if url.is_some() {
+        return base_url_of(None, url);
+    }
+    let config = load_or_report(load).ok_or("the config has problems (listed above)")?;
+    base_url_of(config.http.as_ref(), url)
+}
+
+/// [`base_url`] from a config already loaded: `--url`, else `http`'s listen address.
+pub(crate) fn base_url_of(http: Option<&HttpConfig>, url: Option<&str>) -> Result<String, String> {
     if let Some(url) = url {
         return Ok(url.trim_end_matches('/').to_string());
     }
-    let config = load_or_report(load).ok_or("the config has problems (listed above)")?;
-    let http = config
-        .http
-        .ok_or("no --url given and the config has no [http] listen to find `serve` at")?;
+    let http =
+        http.ok_or("no --url given and the config has no [http] listen to find `serve` at")?;
     let addr = http.listen;
     let host = if addr.ip().is_unspecified() {
         "127.0.0.1".to_string()
@@ -146,17 +153,22 @@ pub async fn silence_list(load: &LoadOptions, url: Option<&str>, expired: bool) 
     ask(load, url, request, print_silences).await
 }
 
+/// The matchers of a silence as the API lists it, as written.
+pub(crate) fn silence_matchers(silence: &Value) -> Vec<&str> {
+    silence["matchers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
 fn print_silences(v: &Value) {
     let mut table = comfy_table::Table::new();
     table.load_style(comfy_table::presets::ASCII_FULL_CONDENSED);
     table.set_header(["ID", "STATE", "MATCHERS", "ENDS", "BY", "COMMENT"]);
     for s in v["data"].as_array().into_iter().flatten() {
-        let matchers: Vec<&str> = s["matchers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
+        let matchers = silence_matchers(s);
         table.add_row([
             s["id"].as_str().unwrap_or_default(),
             s["state"].as_str().unwrap_or_default(),

@@ -126,31 +126,12 @@ async fn two_groups_with_the_same_alert_name_keep_their_own_alerts_across_a_rest
     each_group_keeps_its_alerts(None).await;
 }
 
-/// Runs `psql` against the server's `postgres` database.
-fn psql(sql: &str) {
-    let out = std::process::Command::new("psql")
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres"])
-        .args(["-v", "ON_ERROR_STOP=1", "-c", sql])
-        .output()
-        .unwrap_or_else(|e| panic!("psql is needed to create a test database: {e}"));
-    assert!(
-        out.status.success(),
-        "psql {sql}: {}; this test needs the PostgreSQL on 127.0.0.1:5432 (trust auth)",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_holds_with_state_in_postgres() {
-    let name = format!("periscope_rules_restart_{}", std::process::id());
-    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-    psql(&format!("CREATE DATABASE {name}"));
-    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
-    let outcome = tokio::spawn(async move { each_group_keeps_its_alerts(Some(&url)).await }).await;
-    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    common::postgres::with_fresh_database("periscope_rules_restart", |url| async move {
+        each_group_keeps_its_alerts(Some(&url)).await;
+    })
+    .await;
 }
 
 /// The default SQLite state database of `w`, opened beside a running `serve`.

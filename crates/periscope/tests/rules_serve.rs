@@ -173,45 +173,12 @@ async fn an_alert_goes_pending_then_firing_and_survives_a_restart_in_sqlite() {
     alert_fires_and_survives_a_restart(None).await;
 }
 
-/// Runs `psql` against the server's `postgres` database.
-fn psql(sql: &str) {
-    let out = std::process::Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            sql,
-        ])
-        .output()
-        .unwrap_or_else(|e| panic!("psql is needed to create a test database: {e}"));
-    assert!(
-        out.status.success(),
-        "psql {sql}: {}; this test needs the PostgreSQL on 127.0.0.1:5432 (trust auth)",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_works_with_state_in_postgres() {
-    let name = format!("periscope_rules_serve_{}", std::process::id());
-    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-    psql(&format!("CREATE DATABASE {name}"));
-    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
-    // Drop the database whether or not the test passes.
-    let outcome = tokio::spawn(async move {
+    common::postgres::with_fresh_database("periscope_rules_serve", |url| async move {
         alert_fires_and_survives_a_restart(Some(&url)).await;
     })
     .await;
-    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
 }
 
 #[test]

@@ -6,10 +6,8 @@
 //! `BTreeMap` because an alert carries two or three annotations, and a map node for them cost
 //! about 540 bytes plus a block per string; alerts are cloned through every stage of routing.
 
-use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::hash::{Hash, Hasher};
 use std::ops::Index;
 
 use serde::de::{Deserializer, MapAccess, Visitor};
@@ -20,7 +18,7 @@ use crate::pairs::Pairs;
 use crate::pairs::de::{Repeats, Staging};
 
 /// Annotations of an alert (summary, description, runbook...), by name, in name order.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Annotations(Pairs);
 
 impl Annotations {
@@ -158,29 +156,6 @@ impl<'a> IntoIterator for &'a Annotations {
 
     fn into_iter(self) -> Self::IntoIter {
         self.0.iter()
-    }
-}
-
-impl Hash for Annotations {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        // What `BTreeMap<String, String>` fed: the length, then every key and value.
-        state.write_usize(self.len());
-        for (name, value) in self.iter() {
-            name.hash(state);
-            value.hash(state);
-        }
-    }
-}
-
-impl PartialOrd for Annotations {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Annotations {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.0.cmp_pairs(&other.0)
     }
 }
 

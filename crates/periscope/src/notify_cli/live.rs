@@ -7,8 +7,8 @@ use model::{Labels, Timestamp};
 use notify::matcher::Matchers;
 use serde_json::Value;
 
-use crate::config::LoadOptions;
-use crate::notify_remote::{base_url, call};
+use crate::config::HttpConfig;
+use crate::notify_remote::{base_url_of, call, silence_matchers};
 
 /// What the server said, or why it was not asked.
 pub enum Live {
@@ -22,8 +22,8 @@ pub enum Live {
 
 /// Asks `--url`, else the config's `[http] listen`, for its silences. An unreachable server is
 /// an error only when `--url` named it: without it, `test-route` still explains the config.
-pub async fn fetch(load: &LoadOptions, url: Option<&str>) -> Result<Live, String> {
-    let base = match base_url(load, url) {
+pub async fn fetch(http: Option<&HttpConfig>, url: Option<&str>) -> Result<Live, String> {
+    let base = match base_url_of(http, url) {
         Ok(base) => base,
         Err(e) if url.is_none() => return Ok(Live::Unavailable(e)),
         Err(e) => return Err(e),
@@ -58,12 +58,7 @@ pub fn explain(live: &Live, labels: &Labels, at: Timestamp) -> String {
         if at >= ends {
             continue;
         }
-        let matchers: Vec<&str> = s["matchers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
+        let matchers = silence_matchers(s);
         let Ok(parsed) = Matchers::parse_all(&matchers) else {
             continue;
         };

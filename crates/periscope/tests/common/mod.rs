@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod notify;
+pub mod postgres;
 pub mod serve;
 
 use std::path::{Path, PathBuf};
