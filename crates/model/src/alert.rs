@@ -235,6 +235,9 @@ pub enum Change {
     FlappingStarted,
     /// The alert stopped flapping (the phase may have changed in the same evaluation).
     FlappingStopped,
+    /// Its rule is no longer configured: a pending or firing alert was closed as resolved
+    /// without an evaluation, so it neither stays firing forever nor is forgotten unsaid.
+    RuleRemoved,
 }
 
 impl Change {
@@ -244,6 +247,7 @@ impl Change {
             Change::Phase => "phase",
             Change::FlappingStarted => "flapping_started",
             Change::FlappingStopped => "flapping_stopped",
+            Change::RuleRemoved => "rule_removed",
         }
     }
 
@@ -253,6 +257,7 @@ impl Change {
             Change::Phase,
             Change::FlappingStarted,
             Change::FlappingStopped,
+            Change::RuleRemoved,
         ]
         .into_iter()
         .find(|c| c.as_str() == name)

@@ -204,6 +204,11 @@ pub enum Command {
         /// Run only test groups whose name matches this regular expression (repeatable).
         #[arg(long, value_name = "REGEX")]
         run: Vec<String>,
+        /// Accept fields Prometheus does not know in the rule files (metadata of your own), as
+        /// promtool does with this flag. Remove them before Prometheus loads those files: it
+        /// refuses them. The test files themselves are read strictly either way.
+        #[arg(long)]
+        ignore_unknown_fields: bool,
     },
 
     /// Check Prometheus rule files and list every problem with file, line, group and rule.

@@ -95,7 +95,11 @@ async fn dispatch(cli: Cli) -> u8 {
             check_metrics::check_metrics(format, file.as_deref())
         }
         Command::PromqlTest { files, verbose } => promql_test::promql_test(&files, verbose),
-        Command::TestRules { files, run } => test_rules::test_rules(&files, &run),
+        Command::TestRules {
+            files,
+            run,
+            ignore_unknown_fields,
+        } => test_rules::test_rules(&files, &run, ignore_unknown_fields),
         Command::CheckRules {
             files,
             warnings_fatal,

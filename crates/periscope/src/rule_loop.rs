@@ -14,7 +14,8 @@
 //! Alert records are saved under their group, so rules of the same name in two groups keep
 //! their own alerts across a restart (`restore.rs`). The series Periscope's rules last found,
 //! which drive their "no data" alerts, are saved as documents beside them (`seen.rs`). At start
-//! and every hour the old state is pruned (`prune.rs`).
+//! and every hour the pending and firing alerts of rules no longer configured are closed as
+//! resolved (`removed.rs`) and the old state is pruned (`prune.rs`).
 //!
 //! Failure is contained: a rule that fails is a health problem of that rule and the group
 //! goes on; a state database that is down keeps the unsaved changes in memory and tries again
@@ -24,6 +25,7 @@
 mod once;
 mod persist;
 pub mod prune;
+mod removed;
 mod restore;
 mod seen;
 mod views;
@@ -39,6 +41,7 @@ use model::alert::{AlertKey, AlertStateStore, DocumentStore, Transition};
 use model::{Clock, Querier, Storage, Timestamp};
 use rules::group::{Group, GroupOptions, GroupOutcome};
 use rules::native::NativeRule;
+use rules::promql::EngineOptions;
 use rules::rulefile::{AlertingRule, Rule, RuleGroup};
 use tokio::sync::watch;
 use web::prom_api::RuleGroupView;
@@ -73,6 +76,12 @@ pub const NATIVE_FILE: &str = "[rule.*] in the config";
 pub fn build_groups(config: &RulesConfig) -> Result<Vec<LoadedGroup>, String> {
     let options = GroupOptions {
         default_interval: config.interval,
+        // A subquery without a step steps at the evaluation interval, as in Prometheus.
+        engine: EngineOptions {
+            default_subquery_step_ms: i64::try_from(config.interval.as_millis())
+                .unwrap_or(i64::MAX),
+            ..EngineOptions::default()
+        },
         ..GroupOptions::default()
     };
     let mut groups = Vec::new();
@@ -257,6 +266,17 @@ pub struct Links {
     pub wakes: Arc<Wakes>,
 }
 
+/// With no rule configured at all the loop does not run, so nothing else would close the
+/// alerts that rules removed since the last start left pending or firing: closes them all once
+/// (see `removed.rs`), telling `alerts` of the resolutions. Returns how many were closed.
+pub async fn close_alerts_of_removed_rules(
+    state: &dyn AlertStateStore,
+    alerts: Option<&AlertSink>,
+    now: Timestamp,
+) -> Result<usize, model::alert::StateStoreError> {
+    removed::close_removed(state, &restore::RuleIndex::of(&[]), alerts, now).await
+}
+
 /// Gives the groups their remembered series and tidies the state database
 /// ([`restore_memory`]), then starts one task per group and the hourly prune; they stop when
 /// `stopped` turns true, the groups after a last attempt to save what the state database has
@@ -293,6 +313,13 @@ pub fn start(
         for problem in restore_memory(&mut groups, state, state.documents(), now, true).await {
             tracing::warn!("{problem}");
         }
+        // Taken before the groups go to their tasks: the prune closes the alerts of the rules
+        // that are not among them.
+        let keeper = prune::Keeper {
+            state: Arc::clone(&shared.state),
+            rules: restore::RuleIndex::of(&groups),
+            alerts: shared.alerts.clone(),
+        };
         let mut tasks: Vec<_> = groups
             .into_iter()
             .enumerate()
@@ -308,7 +335,7 @@ pub fn start(
             })
             .collect();
         tasks.push(tokio::spawn(prune::run(
-            Arc::clone(&shared.state),
+            keeper,
             Arc::clone(&shared.clock),
             prune::PRUNE_EVERY,
             stopped.clone(),

@@ -69,13 +69,15 @@ pub async fn serve(load: &LoadOptions) -> u8 {
         None => (None, None, None),
     };
     let rules = match &metrics {
-        Some(_) => match start_rules(&config, state_db.take(), notifier.as_ref()).await {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("periscope: {e}");
-                return 3;
+        Some(_) => {
+            match start_rules(&config, state_db.take(), notifier.as_ref(), clock.now()).await {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("periscope: {e}");
+                    return 3;
+                }
             }
-        },
+        }
         None => None,
     };
     // Groups that read a monitor evaluate right after its check is stored.
@@ -229,12 +231,13 @@ fn query_router(
 }
 
 /// Builds the rule groups, opens the state database and gives each alerting rule its stored
-/// alerts back; `None` when no rule is to be evaluated (the state database is then not
-/// touched). Any failure stops the start, with the database named and its password hidden.
+/// alerts back; `None` when no rule is to be evaluated (the state database is then only read
+/// when the response side has opened it, to close the alerts of removed rules). Any failure stops the start, with the database named and its password hidden.
 async fn start_rules(
     config: &Config,
     opened: Option<Arc<store::StateDb>>,
     alerts: Option<&AlertSink>,
+    now: Timestamp,
 ) -> Result<
     Option<(
         Vec<rule_loop::LoadedGroup>,
@@ -244,6 +247,22 @@ async fn start_rules(
 > {
     let mut groups = rule_loop::build_groups(&config.rules)?;
     if groups.is_empty() {
+        // The response side opened the state database: alerts that rules removed since the
+        // last start left firing would otherwise stay firing there, and be repeated, forever.
+        if let (Some(db), Some(sink)) = (&opened, alerts) {
+            let records = db.load().await.map_err(|e| {
+                format!(
+                    "cannot read alert state from {}: {e}",
+                    config.state_db.shown
+                )
+            })?;
+            sink.restored(&records);
+            match rule_loop::close_alerts_of_removed_rules(db.as_ref(), alerts, now).await {
+                Ok(0) => {}
+                Ok(closed) => tracing::info!(closed, "closed the alerts of removed rules"),
+                Err(e) => tracing::warn!(error = %e, "cannot close the alerts of removed rules"),
+            }
+        }
         return Ok(None);
     }
     let state_db = match opened {

@@ -10,10 +10,14 @@ use std::path::PathBuf;
 
 use rules::unittest::{Options, test_file};
 
-/// Runs every file; returns the exit code.
-pub fn test_rules(files: &[PathBuf], run: &[String]) -> u8 {
+/// Runs every file; returns the exit code. `ignore_unknown_fields` lets the rule files carry
+/// fields Prometheus does not know, as promtool's flag of that name does.
+pub fn test_rules(files: &[PathBuf], run: &[String], ignore_unknown_fields: bool) -> u8 {
     let options = match Options::with_run(run) {
-        Ok(o) => o,
+        Ok(o) => Options {
+            ignore_unknown_fields,
+            ..o
+        },
         Err(e) => {
             eprintln!("periscope: --run {e}");
             return 1;

@@ -196,6 +196,33 @@ fn test_rules_names_the_line_of_a_yaml_error_and_of_a_broken_rule_file() {
 }
 
 #[test]
+fn test_rules_ignore_unknown_fields_lets_rule_files_carry_fields_of_their_own() {
+    let dir = world();
+    // The same rules with an owner on the group and a runbook on a rule.
+    let extended = RULES
+        .replace(
+            "  - name: availability\n",
+            "  - name: availability\n    owner: { team: sre }\n",
+        )
+        .replace(
+            "        for: 2m\n",
+            "        for: 2m\n        runbook: https://wiki.example.com/down\n",
+        );
+    write(dir.path(), "rules.yml", &extended);
+    let out = periscope(dir.path(), &["test-rules", "good_test.yml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("unknown field `owner`"), "{all}");
+
+    let out = periscope(
+        dir.path(),
+        &["test-rules", "--ignore-unknown-fields", "good_test.yml"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("SUCCESS"), "{}", text(&out));
+}
+
+#[test]
 fn check_rules_exit_codes_follow_errors_and_warnings_fatal() {
     let dir = world();
     let out = periscope(dir.path(), &["check-rules", "rules.yml"]);

@@ -1,17 +1,25 @@
 //! What alert state `serve` keeps across a restart, with the real binary: two rule groups with an
 //! alert of the same name each get their own alerts back (in SQLite and in the real PostgreSQL
 //! on this machine); a `[rule.NAME]` remembers which series it saw, so one that stopped arriving
-//! while Periscope was down fires "no data" after the start; and old alert state is pruned at
-//! start while live state stays.
+//! while Periscope was down fires "no data" after the start; old alert state is pruned at start
+//! while recent state stays; and a firing alert of a rule removed while Periscope was down is
+//! closed at the start, its resolution notified and its history saying why.
 
 mod common;
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
 use common::World;
 use common::api::{get, wait_for};
 use common::serve::{Serve, free_port};
-use model::alert::{AlertKey, AlertPhase, AlertRecord, AlertStateStore, DocumentStore, StateBatch};
+use model::alert::{
+    AlertKey, AlertPhase, AlertRecord, AlertStateStore, Change, DocumentStore, HistoryQuery,
+    StateBatch,
+};
 use model::{Clock, Labels, SystemClock, Timestamp};
 use serde_json::Value;
 
@@ -203,7 +211,7 @@ fn record(rule: &str, phase: AlertPhase, evaluated: Timestamp) -> AlertRecord {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn old_resolved_state_is_pruned_at_start_and_live_state_stays() {
+async fn old_resolved_state_is_pruned_at_start_and_recent_state_stays() {
     let port = free_port();
     let w = World::new(&config(port, None, ""));
     w.write("rules/errors.yml", TWO_GROUPS);
@@ -216,7 +224,7 @@ async fn old_resolved_state_is_pruned_at_start_and_live_state_stays() {
             upserts: vec![
                 record("RemovedLastMonth", AlertPhase::Resolved, hours(24 * 30)),
                 record("RemovedYesterday", AlertPhase::Resolved, hours(24)),
-                record("StillFiring", AlertPhase::Firing, hours(24 * 30)),
+                record("RemovedButFiring", AlertPhase::Firing, hours(24 * 30)),
             ],
             group: Some("old".into()),
             ..StateBatch::default()
@@ -232,14 +240,144 @@ async fn old_resolved_state_is_pruned_at_start_and_live_state_stays() {
     })
     .await;
     let db = state_db(&w).await;
-    let left: Vec<String> = db
+    let left: Vec<(String, AlertPhase)> = db
         .load()
         .await
         .unwrap()
         .into_iter()
-        .map(|r| r.key.rule)
+        .map(|r| (r.key.rule, r.phase))
         .collect();
     db.close().await;
-    assert_eq!(left, ["RemovedYesterday", "StillFiring"]);
+    assert!(
+        left.contains(&("RemovedYesterday".into(), AlertPhase::Resolved)),
+        "{left:?}"
+    );
+    // Its rule is gone: closed, and kept until it ages out like any resolved alert.
+    assert!(
+        left.contains(&("RemovedButFiring".into(), AlertPhase::Resolved)),
+        "{left:?}"
+    );
+    assert_eq!(left.len(), 2, "{left:?}");
+    serve.stop();
+}
+
+/// A webhook receiver on a free port that answers 200 and keeps every body.
+#[derive(Clone)]
+struct Hook {
+    url: String,
+    calls: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Hook {
+    async fn start() -> Hook {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let hook = Hook {
+            url: format!("http://{}/hook", listener.local_addr().unwrap()),
+            calls: Arc::default(),
+        };
+        async fn take(State(h): State<Hook>, Json(body): Json<Value>) -> StatusCode {
+            h.calls.lock().unwrap().push(body);
+            StatusCode::OK
+        }
+        let app = axum::Router::new()
+            .route("/hook", axum::routing::post(take))
+            .with_state(hook.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        hook
+    }
+
+    /// Waits up to 20 s for a call whose status is `status`.
+    async fn call(&self, status: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let calls = self.calls.lock().unwrap().clone();
+            if let Some(call) = calls.into_iter().find(|c| c["status"] == status) {
+                return call;
+            }
+            assert!(Instant::now() < deadline, "no {status} notification came");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_firing_alert_of_a_rule_removed_while_down_resolves_at_the_start() {
+    // While it is down, the rule goes (another takes its place, so rules still run).
+    removed_while_down_resolves_at_the_start(|config| {
+        config
+            .replace("[rule.ApiLatency]", "[rule.QueueDepth]")
+            .replace(r#"latency_seconds{job="api"}"#, "queue_depth")
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_firing_alert_resolves_at_the_start_when_every_rule_was_removed() {
+    // No rule left at all: the rule loop does not run, yet the alert must not stay firing.
+    removed_while_down_resolves_at_the_start(|config| {
+        let (start, end) = (
+            config.find("[rule.ApiLatency]").unwrap(),
+            config.find("[notify]").unwrap(),
+        );
+        format!("{}{}", &config[..start], &config[end..])
+    })
+    .await;
+}
+
+/// An alert fires, `serve` stops, `edit` takes its rule out of the config, and at the next
+/// start the alert is resolved, notified and recorded as closed because its rule was removed.
+async fn removed_while_down_resolves_at_the_start(edit: impl Fn(&str) -> String) {
+    let hook = Hook::start().await;
+    let port = free_port();
+    let with_rule = common::notify::config(port, &hook.url, "", "");
+    let w = World::new(&with_rule);
+    let serve = Serve::start(&w, port);
+    common::notify::push(&reqwest::Client::new(), &serve.base, 5.0).await;
+    let fired = hook.call("firing").await;
+    assert_eq!(fired["alerts"][0]["labels"]["alertname"], "ApiLatency");
+    serve.stop();
+
+    let without = edit(&with_rule);
+    assert!(!without.contains("[rule.ApiLatency]"), "{without}");
+    w.write("periscope.toml", &without);
+    let serve = Serve::start(&w, port);
+    let resolved = hook.call("resolved").await;
+    assert_eq!(
+        resolved["alerts"][0]["labels"]["alertname"], "ApiLatency",
+        "{resolved}"
+    );
+    assert_eq!(resolved["alerts"][0]["status"], "resolved", "{resolved}");
+
+    let db = state_db(&w).await;
+    let record = db
+        .load()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.key.rule == "ApiLatency")
+        .expect("the record stays until it ages out");
+    assert_eq!(record.phase, AlertPhase::Resolved);
+    let history = db
+        .history(&HistoryQuery {
+            alert: Some(record.fingerprint()),
+            rule: None,
+            group: record.group.clone(),
+            since: Timestamp::EPOCH,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    db.close().await;
+    let last = history.last().expect("a history");
+    assert_eq!(
+        (last.change, last.from, last.to, last.notify),
+        (
+            Change::RuleRemoved,
+            AlertPhase::Firing,
+            AlertPhase::Resolved,
+            true
+        ),
+        "{history:?}"
+    );
     serve.stop();
 }

@@ -277,6 +277,8 @@ pub fn step(
             AlertPhase::Resolved => record.notified_firing,
             AlertPhase::Inactive | AlertPhase::Pending => false,
         },
+        // Only the rule loop closes alerts of removed rules; an evaluation never does.
+        Change::RuleRemoved => false,
     };
     if notify && change != Change::FlappingStarted {
         record.notified_firing = firing;

@@ -10,7 +10,8 @@
 //!   and returns a matrix; both fetch each selector's data once per query;
 //! - functions are called through [`functions::call`] with already-evaluated arguments;
 //! - the text is prepared before `promql-parser` reads it (`query_text`: Prometheus 3 duration
-//!   expressions, `info()` selectors), so [`parse_for`] needs to know the query's step and range;
+//!   expressions, `info()` selectors, the `anchored` and `smoothed` modifiers), so
+//!   [`parse_for`] needs to know the query's step and range;
 //! - a dropped metric name is only marked until the evaluation ends (`name_drop`), as in
 //!   Prometheus 3; [`Engine`] results never carry the mark.
 
@@ -30,7 +31,7 @@ pub use model::query::{
     InstantSample, Matrix, Point, RangeSeries, STALE_NAN_BITS, Value, Vector, is_stale_nan,
 };
 pub use promql_parser::parser::Expr;
-pub use query_text::DurationContext;
+pub use query_text::{DurationContext, RangeModifier};
 
 /// A selector's matchers in the store's terms: one set per `or` alternative, each with the
 /// metric name when the selector names one. Regexes are anchored as PromQL anchors them.

@@ -2,12 +2,13 @@
 //! `interval`, `query_offset`, `limit`, `labels`, `for`, `keep_firing_for` and templated
 //! `annotations`.
 //!
-//! Reading is strict like Prometheus (an unknown field is an error) and validation follows
-//! promtool's `check rules`: expressions parse as PromQL, recording rule names are metric names,
-//! label names are valid, alert label and annotation templates parse, group names are unique in
-//! a file. Every problem found is returned at once, each with file, line, column, group, rule and
-//! a hint; duplicate rules are warnings, as in promtool's lint. [`check_files`] is the entry point
-//! of `periscope check-rules`.
+//! Reading is strict like Prometheus (an unknown field is an error, unless
+//! [`ReadOptions::ignore_unknown_fields`]) and validation follows promtool's `check rules`:
+//! expressions parse as PromQL, recording rule names are metric names, label names are valid,
+//! alert label and annotation templates parse, group names are unique in a file. Every problem
+//! found is returned at once, each with file, line, column, group, rule and a hint; duplicate
+//! rules are warnings, as in promtool's lint. [`check_files`] is the entry point of
+//! `periscope check-rules`.
 //!
 //! Names: Prometheus 3 accepts any UTF-8 metric and label name. So do we, but a name outside
 //! the classic character sets (`[a-zA-Z_:][a-zA-Z0-9_:]*` for metrics, `[a-zA-Z_][a-zA-Z0-9_]*`
@@ -248,19 +249,38 @@ fn list_problems(file: &str, problems: &[Problem]) -> String {
     out
 }
 
+/// How a rule file is read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Accept fields Prometheus does not know instead of refusing them, as promtool's
+    /// `test rules --ignore-unknown-fields` does (for rule files that carry metadata of their
+    /// own). Everything else is checked as strictly.
+    pub ignore_unknown_fields: bool,
+}
+
 /// Reads and validates the rule file at `path`.
 pub fn load(path: &Path) -> Result<RuleFile, RuleFileError> {
+    load_with(path, ReadOptions::default())
+}
+
+/// [`load`], read as `options` say.
+pub fn load_with(path: &Path, options: ReadOptions) -> Result<RuleFile, RuleFileError> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| RuleFileError::Read {
         path: name.clone(),
         source,
     })?;
-    parse(&name, &text)
+    parse_with(&name, &text, options)
 }
 
 /// Validates rule file text; `name` is used in messages.
 pub fn parse(name: &str, text: &str) -> Result<RuleFile, RuleFileError> {
-    let (file, problems) = validate::parse_and_validate(name, text);
+    parse_with(name, text, ReadOptions::default())
+}
+
+/// [`parse`], read as `options` say.
+pub fn parse_with(name: &str, text: &str, options: ReadOptions) -> Result<RuleFile, RuleFileError> {
+    let (file, problems) = validate::parse_and_validate(name, text, options);
     let (errors, warnings): (Vec<Problem>, Vec<Problem>) = problems
         .into_iter()
         .partition(|p| p.severity == Severity::Error);

@@ -30,7 +30,7 @@ pub use file::{
     TestGroup, parse,
 };
 
-use crate::rulefile::{self, RuleGroup};
+use crate::rulefile::{self, ReadOptions, RuleGroup};
 
 /// How to run test files.
 #[derive(Clone, Debug, Default)]
@@ -38,6 +38,10 @@ pub struct Options {
     /// Run only the test groups whose name matches one of these (all when empty), as
     /// promtool's `--run`.
     pub run: Vec<Regex>,
+    /// Accept fields Prometheus does not know in the rule files the tests load, as promtool's
+    /// `--ignore-unknown-fields`. The test file itself is read strictly either way, as promtool
+    /// reads it.
+    pub ignore_unknown_fields: bool,
 }
 
 impl Options {
@@ -51,7 +55,10 @@ impl Options {
                     .map_err(|e| format!("{:?} is not a valid regular expression: {e}", p.as_ref()))
             })
             .collect::<Result<_, _>>()?;
-        Ok(Options { run })
+        Ok(Options {
+            run,
+            ignore_unknown_fields: false,
+        })
     }
 }
 
@@ -147,7 +154,10 @@ pub fn test_text(name: &str, dir: &Path, text: &str, options: &Options) -> FileR
     if selected.is_empty() {
         return report;
     }
-    let Some(rule_groups) = load_rules(name, dir, &file, &mut report) else {
+    let read = ReadOptions {
+        ignore_unknown_fields: options.ignore_unknown_fields,
+    };
+    let Some(rule_groups) = load_rules(name, dir, &file, read, &mut report) else {
         return report;
     };
     let ctx = run::Context {
@@ -168,6 +178,7 @@ fn load_rules(
     name: &str,
     dir: &Path,
     file: &TestFile,
+    read: ReadOptions,
     report: &mut FileReport,
 ) -> Option<Vec<RuleGroup>> {
     let mut groups = Vec::new();
@@ -189,7 +200,7 @@ fn load_rules(
             ));
         }
         for path in matches {
-            match rulefile::load(&path) {
+            match rulefile::load_with(&path, read) {
                 Ok(rf) => groups.extend(rf.groups),
                 Err(e) => {
                     report.failures.push(e.to_string());

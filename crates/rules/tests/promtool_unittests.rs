@@ -84,6 +84,7 @@ fn run_selects_test_groups_by_name_as_promtools_run_flag() {
     let run = |file: &str, patterns: &[&str]| {
         let options = Options {
             run: patterns.iter().map(|p| Regex::new(p).unwrap()).collect(),
+            ..Options::default()
         };
         test_file(&dir.join(file), &options).passed()
     };
@@ -91,6 +92,17 @@ fn run_selects_test_groups_by_name_as_promtools_run_flag() {
     assert!(!run("rules_run.yml", &["correct", "wrong"]));
     assert!(run("rules_run_fuzzy.yml", &["correct"]));
     assert!(!run("rules_run_fuzzy.yml", &["wrong"]));
+}
+
+#[test]
+fn ignore_unknown_fields_passes_the_file_made_for_it_as_promtools_flag() {
+    let Some(dir) = testdata() else { return };
+    let options = Options {
+        ignore_unknown_fields: true,
+        ..Options::default()
+    };
+    let report = test_file(&dir.join("rules_run_extrafields.yml"), &options);
+    assert!(report.passed(), "{report}");
 }
 
 #[test]

@@ -211,7 +211,7 @@ impl StateDb {
                     .map_err(fail)?;
             }
             for (seq, transition) in batch.transitions.iter().enumerate() {
-                let t = TransitionRow::new(transition);
+                let t = TransitionRow::new(transition, batch.group.as_deref());
                 sqlx::query(sql::INSERT_TRANSITION)
                     .bind(t.at_ms)
                     .bind(t.fingerprint)
@@ -223,6 +223,7 @@ impl StateDb {
                     .bind(t.notify)
                     .bind(t.value)
                     .bind(t.suppressed_by)
+                    .bind(t.rule_group)
                     .bind(i64::try_from(seq).unwrap_or(i64::MAX))
                     .execute(&mut *tx)
                     .await
@@ -266,6 +267,7 @@ impl StateDb {
                 .bind(alert)
                 .bind(query.rule.clone())
                 .bind(limit)
+                .bind(query.group.clone())
                 .fetch_all(pool)
                 .await
                 .map_err(|e| classify(&self.location, "read alert history", e))?;

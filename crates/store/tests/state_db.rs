@@ -209,6 +209,7 @@ async fn history_reads_back_in_time_order(backend: Backend) {
     let all = |since, limit| HistoryQuery {
         alert: None,
         rule: None,
+        group: None,
         since,
         limit,
     };
@@ -306,6 +307,7 @@ async fn prune_keeps_live_alerts_and_recent_history(backend: Backend) {
     let history = HistoryQuery {
         alert: None,
         rule: None,
+        group: None,
         since: Timestamp::EPOCH,
         limit: 10,
     };

@@ -1,10 +1,14 @@
-//! Alert records saved under their rule group, each test body run on SQLite and on the real
-//! PostgreSQL (see `support/fresh_db.rs`): two groups with an alert of the same name and labels
-//! keep one record each, a removal touches only its group's record, and records written by a
-//! version that stored no group still load after the schema upgrade and are replaced by the
-//! first grouped save.
+//! Alert records and transitions saved under their rule group, each test body run on SQLite and
+//! on the real PostgreSQL (see `support/fresh_db.rs`): two groups with an alert of the same name
+//! and labels keep one record each and a history each, a removal touches only its group's
+//! record, and records and transitions written by a version that stored no group still load
+//! after the schema upgrade (records are replaced by the first grouped save; transitions show in
+//! every group's history of their alert).
 
-use model::alert::{AlertKey, AlertPhase, AlertRecord, AlertStateStore, StateBatch};
+use model::alert::{
+    AlertKey, AlertPhase, AlertRecord, AlertStateStore, Change, HistoryQuery, StateBatch,
+    Transition,
+};
 use model::{Labels, Timestamp};
 
 #[macro_use]
@@ -16,6 +20,8 @@ use fresh_db::{Backend, fresh};
 on_both!(
     the_same_alert_in_two_groups_keeps_two_records,
     records_from_before_groups_load_and_the_first_grouped_save_replaces_them,
+    the_same_alert_in_two_groups_keeps_two_histories,
+    transitions_from_before_groups_show_in_every_groups_history,
 );
 
 fn at(minutes: i64) -> Timestamp {
@@ -128,6 +134,100 @@ async fn records_from_before_groups_load_and_the_first_grouped_save_replaces_the
     db.save(&batch(vec![later.clone()], "api")).await.unwrap();
     later.group = Some("api".into());
     assert_eq!(db.load().await.unwrap(), [later]);
+    db.close().await;
+    fresh.finish().await;
+}
+
+fn transition(to: AlertPhase, minute: i64) -> Transition {
+    Transition {
+        key: key(),
+        change: Change::Phase,
+        from: AlertPhase::Inactive,
+        to,
+        at: at(minute),
+        notify: false,
+        value: Some(minute as f64),
+        suppressed_by: None,
+    }
+}
+
+fn transitions(transitions: Vec<Transition>, group: &str) -> StateBatch {
+    StateBatch {
+        transitions,
+        group: Some(group.to_string()),
+        ..StateBatch::default()
+    }
+}
+
+/// The history of the alert [`key`] as `group` reads it (every group's with `None`), as the
+/// minutes of its transitions.
+async fn history_of(db: &store::StateDb, group: Option<&str>) -> Vec<i64> {
+    let query = HistoryQuery {
+        alert: Some(key().fingerprint()),
+        rule: None,
+        group: group.map(str::to_string),
+        since: at(0),
+        limit: 100,
+    };
+    db.history(&query)
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| (t.at.as_millis() - at(0).as_millis()) / 60_000)
+        .collect()
+}
+
+async fn the_same_alert_in_two_groups_keeps_two_histories(backend: Backend) {
+    let fresh = fresh(backend, "group_history").await;
+    let db = fresh.open().await;
+    use AlertPhase::{Firing, Pending, Resolved};
+    db.save(&transitions(
+        vec![transition(Pending, 1), transition(Firing, 2)],
+        "api",
+    ))
+    .await
+    .unwrap();
+    db.save(&transitions(vec![transition(Pending, 3)], "db"))
+        .await
+        .unwrap();
+    db.save(&transitions(vec![transition(Resolved, 4)], "api"))
+        .await
+        .unwrap();
+    assert_eq!(history_of(&db, Some("api")).await, [1, 2, 4]);
+    assert_eq!(history_of(&db, Some("db")).await, [3]);
+    assert_eq!(history_of(&db, None).await, [1, 2, 3, 4], "every group's");
+    db.close().await;
+    fresh.finish().await;
+}
+
+async fn transitions_from_before_groups_show_in_every_groups_history(backend: Backend) {
+    let fresh = fresh(backend, "group_history_upgrade").await;
+    fresh.open().await.close().await;
+    // Back to the schema of the previous version, with one transition as it wrote them.
+    fresh
+        .raw("ALTER TABLE alert_transition DROP COLUMN rule_group")
+        .await;
+    fresh
+        .raw("DELETE FROM _sqlx_migrations WHERE version = 4")
+        .await;
+    fresh
+        .raw(&format!(
+            "INSERT INTO alert_transition VALUES ({}, 0, '{}', 'Down', '[[\"job\",\"api\"]]', \
+             'phase', 'inactive', 'pending', FALSE, 1.0, NULL)",
+            at(1).as_millis(),
+            key().fingerprint(),
+        ))
+        .await;
+
+    let db = fresh.open().await;
+    db.save(&transitions(vec![transition(AlertPhase::Firing, 2)], "api"))
+        .await
+        .unwrap();
+    db.save(&transitions(vec![transition(AlertPhase::Firing, 3)], "db"))
+        .await
+        .unwrap();
+    assert_eq!(history_of(&db, Some("api")).await, [1, 2]);
+    assert_eq!(history_of(&db, Some("db")).await, [1, 3]);
     db.close().await;
     fresh.finish().await;
 }

@@ -37,6 +37,10 @@ pub struct HistoryQuery {
     pub alert: Option<Fingerprint>,
     /// Only this rule's transitions; all rules when `None`.
     pub rule: Option<String>,
+    /// Only transitions recorded by this rule group (a rule of the same name in another group
+    /// has a history of its own), and those recorded before groups were stored; all groups
+    /// when `None`.
+    pub group: Option<String>,
     /// Only transitions at or after this instant.
     pub since: Timestamp,
     /// At most this many, the newest ones.

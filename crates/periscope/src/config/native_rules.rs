@@ -95,6 +95,7 @@ pub fn load(
             continue;
         };
         super::rules::check_monitor_ref(sources, root, &key, def.monitor.as_deref(), errors);
+        super::rules::check_log_ref(sources, root, &key, def.log.as_deref(), errors);
         match native::compile(&name, &def, periods) {
             Ok(rule) => compiled.push(rule),
             Err(issues) => {

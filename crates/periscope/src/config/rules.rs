@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use rules::rulefile::{self, RuleFile, RuleFileError};
 use toml::Spanned;
-use toml::de::DeValue;
+use toml::de::{DeTable, DeValue};
 
 use super::Secrets;
 use super::errors::ConfigError;
@@ -296,31 +296,17 @@ pub fn check_monitor_ref(
     let Some(monitor) = monitor else {
         return;
     };
-    let known: Vec<String> = match root.get_ref() {
-        DeValue::Table(table) => match table.get("monitor").map(Spanned::get_ref) {
-            Some(DeValue::Table(monitors)) => monitors
-                .iter()
-                .map(|(name, _)| name.get_ref().to_string())
-                .collect(),
-            _ => Vec::new(),
-        },
-        _ => Vec::new(),
-    };
+    let known: Vec<String> = monitors(root).map(|(name, _)| name.to_string()).collect();
     if known.iter().any(|m| m == monitor) {
         return;
     }
     let path = format!("{key}.monitor");
-    let at = Some(locate::span_of_path(root, &path).start);
-    let near = known
-        .iter()
-        .map(|m| (super::errors::edit_distance(monitor, m), m))
-        .filter(|(d, m)| *d <= (m.chars().count() / 3).max(2))
-        .min_by_key(|(d, _)| *d);
-    let hint = match (near, known.is_empty()) {
-        (Some((_, m)), _) => format!("did you mean `{m}`?"),
+    let hint = match (closest(monitor, &known), known.is_empty()) {
+        (Some(m), _) => format!("did you mean `{m}`?"),
         (None, true) => "no [monitor.NAME] is configured".to_string(),
         (None, false) => format!("known monitors: {}", known.join(", ")),
     };
+    let at = Some(locate::span_of_path(root, &path).start);
     errors.push(
         ConfigError::at(
             sources,
@@ -330,6 +316,102 @@ pub fn check_monitor_ref(
         )
         .hint(hint),
     );
+}
+
+/// Checks that the `log = "M/R"` short form of the `[rule.NAME]` at `key` names a log monitor
+/// `[monitor.M]` (`kind = "log"`, in any file) and one of its rules `[monitor.M.rules.R]`: the
+/// rule counts `periscope_log_matches{monitor="M",rule="R"}`, which nothing else writes, so a
+/// misspelt name would only ever see no data. The error points at the `log` key, with the
+/// closest log monitor or rule name as a hint. Text that is not `M/R` at all is left to the
+/// rule's own check.
+pub fn check_log_ref(
+    sources: &Sources,
+    root: &Spanned<DeValue<'_>>,
+    key: &str,
+    log: Option<&str>,
+    errors: &mut Vec<ConfigError>,
+) {
+    let Some((monitor, rule)) = log
+        .and_then(|text| text.split_once('/'))
+        .filter(|(m, r)| !m.is_empty() && !r.is_empty())
+    else {
+        return;
+    };
+    let path = format!("{key}.log");
+    let mut fail = |message: String, hint: String| {
+        let at = Some(locate::span_of_path(root, &path).start);
+        errors.push(ConfigError::at(sources, at, path.clone(), message).hint(hint));
+    };
+    let is_log = |table: &DeTable<'_>| match table.get("kind").map(Spanned::get_ref) {
+        Some(DeValue::String(kind)) => kind == "log",
+        _ => false,
+    };
+    let log_monitors: Vec<(&str, &DeTable<'_>)> =
+        monitors(root).filter(|(_, table)| is_log(table)).collect();
+    let Some((_, table)) = log_monitors.iter().find(|(name, _)| *name == monitor) else {
+        let names: Vec<String> = log_monitors.iter().map(|(n, _)| n.to_string()).collect();
+        let other_kind = monitors(root).any(|(name, _)| name == monitor);
+        let message = if other_kind {
+            format!("monitor `{monitor}` is not a log monitor (`kind = \"log\"`)")
+        } else {
+            format!("no log monitor is called `{monitor}`")
+        };
+        let hint = match (closest(monitor, &names), names.is_empty()) {
+            (Some(m), _) if !other_kind => format!("did you mean `{m}/{rule}`?"),
+            (_, true) => "no [monitor.NAME] with kind = \"log\" is configured".to_string(),
+            _ => format!("log monitors: {}", names.join(", ")),
+        };
+        fail(message, hint);
+        return;
+    };
+    let rules: Vec<String> = match table.get("rules").map(Spanned::get_ref) {
+        Some(DeValue::Table(rules)) => rules
+            .iter()
+            .map(|(name, _)| name.get_ref().to_string())
+            .collect(),
+        _ => Vec::new(),
+    };
+    if rules.iter().any(|r| r == rule) {
+        return;
+    }
+    let hint = match (closest(rule, &rules), rules.is_empty()) {
+        (Some(r), _) => format!("did you mean `{monitor}/{r}`?"),
+        (None, true) => format!("[monitor.{monitor}] has no [monitor.{monitor}.rules.NAME]"),
+        (None, false) => format!("its rules: {}", rules.join(", ")),
+    };
+    fail(
+        format!("log monitor `{monitor}` has no rule `{rule}`"),
+        hint,
+    );
+}
+
+/// Every `[monitor.NAME]` table of the merged config root, with its name.
+fn monitors<'a, 'i>(
+    root: &'a Spanned<DeValue<'i>>,
+) -> impl Iterator<Item = (&'a str, &'a DeTable<'i>)> {
+    let monitors = match root.get_ref() {
+        DeValue::Table(table) => match table.get("monitor").map(Spanned::get_ref) {
+            Some(DeValue::Table(monitors)) => Some(monitors),
+            _ => None,
+        },
+        _ => None,
+    };
+    monitors.into_iter().flatten().filter_map(|(name, value)| {
+        let DeValue::Table(table) = value.get_ref() else {
+            return None;
+        };
+        Some((name.get_ref().as_ref(), table))
+    })
+}
+
+/// The name in `known` closest to `wanted`, when it is close enough to be a typo of it.
+fn closest<'a>(wanted: &str, known: &'a [String]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (super::errors::edit_distance(wanted, k), k))
+        .filter(|(d, k)| *d <= (k.chars().count() / 3).max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k.as_str())
 }
 
 /// A rule file problem as a config problem: the rule file and its line, the group and rule

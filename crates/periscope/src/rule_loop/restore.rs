@@ -9,8 +9,9 @@
 //!   group is superseded: [`superseded`] lists what to delete once the new group saves;
 //! - a record saved before groups were stored (no group) goes to the first group with a rule of
 //!   its name, as it always did;
-//! - anything else found no rule: it is left alone and counted (the database prunes resolved
-//!   and inactive records in time).
+//! - anything else found no rule: it is counted here, and when it is pending or firing the
+//!   rule loop closes it (`removed.rs`): its rule was removed, so nothing would ever resolve it.
+//!   Resolved and inactive records are pruned in time.
 //!
 //! When one group gets two records of the same alert (its own and an older one), its own wins.
 
@@ -57,22 +58,10 @@ pub fn restore(groups: &mut [LoadedGroup], records: Vec<AlertRecord>) -> usize {
         }
     }
 
-    let homes = rule_homes(groups);
+    let index = RuleIndex::of(groups);
     let mut given: Vec<Given> = vec![BTreeMap::new(); groups.len()];
     for record in records {
-        let Some(candidates) = homes.get(record.key.rule.as_str()) else {
-            unclaimed += 1;
-            continue;
-        };
-        let home = match record.group.as_deref() {
-            Some(saved) => candidates
-                .iter()
-                .find(|&&i| groups[i].def.name == saved)
-                .map(|&i| (i, Match::Own))
-                .or_else(|| (candidates.len() == 1).then(|| (candidates[0], Match::Moved))),
-            None => Some((candidates[0], Match::Ungrouped)),
-        };
-        let Some((slot, rank)) = home else {
+        let Some((slot, rank)) = index.home(&record) else {
             unclaimed += 1;
             continue;
         };
@@ -118,18 +107,60 @@ fn claimed(
     record
 }
 
-/// For each alerting rule name, the groups (by position) that have a rule of that name.
-fn rule_homes(groups: &[LoadedGroup]) -> BTreeMap<String, Vec<usize>> {
-    let mut homes: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, loaded) in groups.iter().enumerate() {
-        for rule in loaded.group.rules().filter(|r| r.alerting) {
-            let slots = homes.entry(rule.name.to_string()).or_default();
-            if slots.last() != Some(&i) {
-                slots.push(i);
+/// Which groups have which alerting rules, by name: what tells where a stored record goes. Kept
+/// apart from the groups so the state database can be tidied while they evaluate.
+#[derive(Clone, Debug, Default)]
+pub struct RuleIndex {
+    /// The groups' names, by position.
+    groups: Vec<String>,
+    /// For each alerting rule name, the groups (by position) that have a rule of that name.
+    homes: BTreeMap<String, Vec<usize>>,
+}
+
+impl RuleIndex {
+    /// The alerting rules of `groups`.
+    pub fn of(groups: &[LoadedGroup]) -> RuleIndex {
+        let mut homes: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, loaded) in groups.iter().enumerate() {
+            for rule in loaded.group.rules().filter(|r| r.alerting) {
+                let slots = homes.entry(rule.name.to_string()).or_default();
+                if slots.last() != Some(&i) {
+                    slots.push(i);
+                }
             }
         }
+        RuleIndex {
+            groups: groups.iter().map(|g| g.def.name.clone()).collect(),
+            homes,
+        }
     }
-    homes
+
+    /// The group (by position) an alert record of a rule goes to, and how well it matches; see
+    /// the module documentation. The meta-alert is not placed here: every group keeps its own.
+    fn home(&self, record: &AlertRecord) -> Option<(usize, Match)> {
+        let candidates = self.homes.get(record.key.rule.as_str())?;
+        match record.group.as_deref() {
+            Some(saved) => candidates
+                .iter()
+                .find(|&&i| self.groups[i] == saved)
+                .map(|&i| (i, Match::Own))
+                .or_else(|| (candidates.len() == 1).then(|| (candidates[0], Match::Moved))),
+            None => Some((candidates[0], Match::Ungrouped)),
+        }
+    }
+
+    /// True when no loaded group would take `record` back: its rule (or, for the meta-alert,
+    /// the group it names) is no longer configured.
+    pub fn removed(&self, record: &AlertRecord) -> bool {
+        if record.key.rule == RULE_FAILING_ALERT {
+            return record
+                .key
+                .labels
+                .get("group")
+                .is_none_or(|named| !self.groups.iter().any(|g| g == named));
+        }
+        self.home(record).is_none()
+    }
 }
 
 /// The batches that delete the rows a move superseded (one per old group), taking them from the

@@ -116,7 +116,7 @@ impl Notes {
         self.0.borrow_mut().add(Annotation {
             severity,
             message,
-            about: about.map(|e| e.to_string()),
+            about: about.map(super::query_text::display),
         });
     }
 }

@@ -15,6 +15,7 @@ mod fetch;
 pub(super) use fetch::matcher_sets;
 mod info;
 pub(in crate::promql) mod labels;
+mod modifiers;
 mod subquery;
 #[cfg(test)]
 mod tests;
@@ -42,6 +43,9 @@ pub struct EngineOptions {
     pub max_series: usize,
     /// Most samples a query may hold in memory at once.
     pub max_samples: usize,
+    /// The step of a subquery written without one, in milliseconds: Prometheus' global
+    /// evaluation interval ([`DEFAULT_SUBQUERY_STEP_MS`] unless set).
+    pub default_subquery_step_ms: i64,
 }
 
 impl Default for EngineOptions {
@@ -50,6 +54,7 @@ impl Default for EngineOptions {
             lookback_ms: 5 * 60 * 1000,
             max_series: 1_000_000,
             max_samples: 50_000_000,
+            default_subquery_step_ms: DEFAULT_SUBQUERY_STEP_MS,
         }
     }
 }
@@ -325,9 +330,8 @@ impl Evaluator {
                 ))),
             },
             Expr::VectorSelector(vs) => Ok(Value::Vector(self.data.instant(self, vs, t)?)),
-            Expr::MatrixSelector(_) | Expr::Subquery(_) => {
-                Ok(Value::Matrix(self.eval_range_vector(expr, t)?.0))
-            }
+            Expr::MatrixSelector(ms) => Ok(Value::Matrix(self.data.range_value(self, ms, t)?)),
+            Expr::Subquery(_) => Ok(Value::Matrix(self.eval_range_vector(expr, t)?.0)),
             Expr::Binary(b) => binary::eval(self, b, t),
             Expr::Aggregate(a) => aggregate::eval(self, a, t),
             Expr::Call(c) => self.eval_call(c, t),
@@ -368,13 +372,16 @@ impl Evaluator {
                 v: ms as f64 / 1000.0,
             });
         }
+        modifiers::check_call(call)?;
         let exprs = &call.args.args;
         let mut args = Vec::with_capacity(exprs.len());
         let mut window = None;
+        let mut modifier = None;
         for e in exprs {
             if e.value_type() == ValueType::Matrix {
                 let (m, w) = self.eval_range_vector(e, t)?;
                 window = Some(w);
+                modifier = modifiers::of_range_argument(e);
                 args.push(Arg::Matrix(m));
                 continue;
             }
@@ -388,6 +395,7 @@ impl Evaluator {
         let ctx = CallContext {
             t,
             window,
+            modifier,
             arg_exprs: exprs,
             notes: &self.notes,
         };

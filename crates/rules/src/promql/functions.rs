@@ -3,6 +3,7 @@
 //! - `range`: the rate family and the other functions that look at how a series moves inside a
 //!   window (rate, increase, delta, irate, idelta, deriv, predict_linear, resets, changes,
 //!   double_exponential_smoothing);
+//! - `extended`: the arithmetic of the `anchored` and `smoothed` modifiers;
 //! - `over_time`: the `*_over_time` aggregations of each series' points, and absent_over_time;
 //! - `math`: element-wise arithmetic on instant vectors, and the scalar functions;
 //! - `time`: the calendar functions (UTC);
@@ -14,6 +15,7 @@
 //! exist here, so the native-histogram functions (`histogram_count`, `histogram_sum`, ...) see
 //! no histogram and return nothing, as Prometheus does for float input.
 
+pub(in crate::promql) mod extended;
 mod histogram;
 mod info;
 mod labels;
@@ -26,7 +28,7 @@ use model::Labels;
 use promql_parser::parser::Expr;
 
 use super::annotations::Notes;
-use super::{EvalError, Matrix, Point, Value, Vector};
+use super::{EvalError, Matrix, Point, RangeModifier, Value, Vector};
 use crate::promql::InstantSample;
 
 /// A function argument after evaluation at one instant.
@@ -62,6 +64,9 @@ pub struct CallContext<'a> {
     /// For a function taking a range vector: the window its points were taken from, as
     /// `(start, end)` with `start` excluded and `end` included (offset and `@` already applied).
     pub window: Option<(i64, i64)>,
+    /// The modifier of the range selector argument (`rate(x[5m] anchored)`): its points then
+    /// reach past the window as [`RangeModifier`] says.
+    pub modifier: Option<RangeModifier>,
     /// The unevaluated argument expressions (`absent` builds its labels from the selector).
     pub arg_exprs: &'a [Box<Expr>],
     /// Where warnings and infos about the call go.
@@ -302,6 +307,7 @@ mod tests {
         CallContext {
             t,
             window,
+            modifier: None,
             arg_exprs: &[],
             // A test's few leaked bytes; Notes is not Sync, so it cannot be a static.
             notes: Box::leak(Box::default()),

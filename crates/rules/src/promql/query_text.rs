@@ -3,32 +3,50 @@
 //! - duration expressions (`x[26m+4m]`, `offset -step()`) are computed ([`durations`]);
 //! - `info()`'s label selector may hold only matchers that match the empty string
 //!   (`info(x, {data=~".*"})`), which the parser refuses for a selector; such a selector gets a
-//!   marker matcher ([`info_selector`]) that the evaluator removes again.
+//!   marker matcher ([`info_selector`]) that the evaluator removes again;
+//! - the `anchored` and `smoothed` modifiers (`rate(x[5m] smoothed)`) become marker matchers
+//!   of the selectors they follow ([`range_modifiers`]), which the evaluator reads.
 
 mod durations;
 mod info_selector;
+mod range_modifiers;
 
 pub use durations::DurationContext;
 pub(crate) use info_selector::INFO_SELECTOR_MARKER;
+pub use range_modifiers::RangeModifier;
+pub(crate) use range_modifiers::{display, is_marker, modifier_of};
 
 use super::{EvalError, Expr};
 
 /// The parser's complaint about a selector whose matchers all match the empty string.
 const EMPTY_SELECTOR_MESSAGE: &str = "at least one non-empty matcher";
 
-/// Rewrites the duration expressions of `query` for `context`, then parses it; an `info()`
-/// label selector the parser refuses as empty is marked and the text parsed once more.
+/// Rewrites the duration expressions of `query` for `context`, then parses it. With range
+/// modifiers, the text without them is parsed first, so that a syntax error is reported where
+/// the query has it; then the text with their markers is.
 pub(super) fn parse(query: &str, context: DurationContext) -> Result<Expr, EvalError> {
     let text = durations::rewrite(query, context)?;
-    match promql_parser::parser::parse(&text) {
-        Err(message) if message.contains(EMPTY_SELECTOR_MESSAGE) => {
-            match info_selector::mark(&text) {
-                Some(marked) => promql_parser::parser::parse(&marked),
-                None => Err(message),
-            }
-            .map_err(EvalError::Parse)
-        }
-        parsed => parsed.map_err(EvalError::Parse),
+    let modifiers = range_modifiers::find(&text);
+    if modifiers.is_empty() {
+        return parse_text(&text);
+    }
+    parse_text(modifiers.blanked())?;
+    parse_text(&modifiers.marked()?)
+}
+
+/// Parses prepared text; an `info()` label selector the parser refuses as empty is marked and
+/// the text parsed once more.
+fn parse_text(text: &str) -> Result<Expr, EvalError> {
+    let message = match promql_parser::parser::parse(text) {
+        Ok(expr) => return Ok(expr),
+        Err(message) => message,
+    };
+    if !message.contains(EMPTY_SELECTOR_MESSAGE) {
+        return Err(EvalError::Parse(message));
+    }
+    match info_selector::mark(text) {
+        Some(marked) => promql_parser::parser::parse(&marked).map_err(EvalError::Parse),
+        None => Err(EvalError::Parse(message)),
     }
 }
 

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::path::Path;
 
-use super::{Problem, Severity, validate};
+use super::{Problem, ReadOptions, Severity, validate};
 
 /// The result of checking one file.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,7 +32,7 @@ impl FileCheck {
 
     /// Checks one file's text; `path` names it in messages.
     pub fn of_text(path: &str, text: &str) -> FileCheck {
-        let (file, problems) = validate::parse_and_validate(path, text);
+        let (file, problems) = validate::parse_and_validate(path, text, ReadOptions::default());
         let (errors, warnings) = problems
             .into_iter()
             .partition(|p| p.severity == Severity::Error);

@@ -8,19 +8,23 @@ use serde_saphyr::Spanned;
 
 use super::raw::{RawGroup, RawRule, at, read};
 use super::{
-    AlertingRule, Problem, RecordingRule, Rule, RuleFile, RuleGroup, RuleRef, Severity,
-    parse_duration,
+    AlertingRule, Problem, ReadOptions, RecordingRule, Rule, RuleFile, RuleGroup, RuleRef,
+    Severity, parse_duration,
 };
 use crate::template::{Template, TemplateError};
 
 /// Reads and validates `text`. The file is returned whenever the YAML could be read (with what
 /// could be understood of it, so rules can be counted); problems include warnings.
-pub(super) fn parse_and_validate(name: &str, text: &str) -> (Option<RuleFile>, Vec<Problem>) {
+pub(super) fn parse_and_validate(
+    name: &str,
+    text: &str,
+    options: ReadOptions,
+) -> (Option<RuleFile>, Vec<Problem>) {
     let mut v = Validator {
         file: name.to_string(),
         problems: Vec::new(),
     };
-    let raw = match read(text) {
+    let raw = match read(text, options.ignore_unknown_fields) {
         Ok(raw) => raw,
         Err(e) => {
             let (message, hint) = explain_read_error(&e.message);

@@ -11,7 +11,7 @@ use model::Labels;
 use super::file::{ExpectedSample, ExprTest, TestFile, TestGroup};
 use super::show::{self, AlertLine, SampleLine};
 use crate::group::{Group, GroupOptions};
-use crate::promql::{self, Engine, Value};
+use crate::promql::{self, Engine, EngineOptions, Value};
 use crate::promqltest::{MemoryQuerier, SeqValue, parse_metric, parse_series};
 use crate::rulefile::RuleGroup;
 
@@ -176,6 +176,7 @@ impl Run<'_> {
             ),
             external_labels: self.tg.external_labels.clone(),
             external_url: self.tg.external_url.clone(),
+            engine: self.engine_options(),
             ..GroupOptions::default()
         };
         let mut groups = Vec::with_capacity(self.ctx.rule_groups.len());
@@ -194,6 +195,15 @@ impl Run<'_> {
             }
         }
         Some(groups)
+    }
+
+    /// The evaluator's options: a subquery without a step steps at the file's
+    /// `evaluation_interval`, as promtool sets its engine's default evaluation interval to it.
+    fn engine_options(&self) -> EngineOptions {
+        EngineOptions {
+            default_subquery_step_ms: self.ctx.file.evaluation_interval_ms,
+            ..EngineOptions::default()
+        }
     }
 
     /// Compares the firing alerts with every alert test at `eval_ms`.
@@ -268,7 +278,8 @@ impl Run<'_> {
                 }
             }
         }
-        let mut got = match query(querier, &test.expr, self.tg.start_ms + test.eval_ms) {
+        let t = self.tg.start_ms + test.eval_ms;
+        let mut got = match query(self.engine_options(), querier, &test.expr, t) {
             Ok(got) => got,
             Err(e) => {
                 self.fail(test.line, format!("{head}: {e}"));
@@ -309,14 +320,19 @@ fn expected_labels(s: &ExpectedSample) -> Result<BTreeMap<String, String>, Strin
 }
 
 /// Runs an instant query as promtool's tests do: a scalar is one sample without labels.
-fn query(querier: &MemoryQuerier, expr: &str, t: i64) -> Result<Vec<SampleLine>, String> {
+fn query(
+    options: EngineOptions,
+    querier: &MemoryQuerier,
+    expr: &str,
+    t: i64,
+) -> Result<Vec<SampleLine>, String> {
     let parsed = promql::parse(expr).map_err(|e| e.to_string())?;
     let to_map = |l: &Labels| -> BTreeMap<String, String> {
         l.iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
     };
-    match Engine::default().instant(querier, &parsed, t) {
+    match Engine::new(options).instant(querier, &parsed, t) {
         Ok(Value::Vector(v)) => Ok(v
             .iter()
             .map(|s| SampleLine {

@@ -284,3 +284,106 @@ fn durations_print_as_prometheus_writes_them() {
     assert_eq!(show::duration(179_999), "2m59s999ms");
     assert_eq!(show::duration(86_400_000), "1d");
 }
+
+/// A rule file with fields of its own: one on a group, one on a rule.
+const RULES_WITH_EXTRA_FIELDS: &str = r#"
+groups:
+  - name: g
+    ownership: { team: payments }
+    rules:
+      - record: job:up:sum
+        expr: sum(up)
+        owner: alice
+"#;
+
+const RECORDED_SUM_TEST: &str = r#"
+rule_files: [rules.yml]
+tests:
+  - input_series:
+      - series: 'up{job="a"}'
+        values: 1x5
+      - series: 'up{job="b"}'
+        values: 1x5
+    promql_expr_test:
+      - expr: job:up:sum
+        eval_time: 2m
+        exp_samples:
+          - labels: job:up:sum
+            value: 2
+"#;
+
+#[test]
+fn unknown_fields_in_rule_files_fail_unless_ignored_as_promtool_allows() {
+    let dir = Folder::new("extra-fields");
+    dir.write("rules.yml", RULES_WITH_EXTRA_FIELDS);
+    let strict = dir.run(RECORDED_SUM_TEST);
+    assert!(!strict.passed(), "{strict}");
+    assert!(
+        strict.failures[0].contains("unknown field `ownership`"),
+        "{strict}"
+    );
+
+    let lenient = Options {
+        ignore_unknown_fields: true,
+        ..Options::default()
+    };
+    let report = test_text("test.yml", &dir.0, RECORDED_SUM_TEST, &lenient);
+    assert!(
+        report.passed(),
+        "the rules still load and evaluate: {report}"
+    );
+
+    // The flag is about rule files: the test file itself stays strict, as in promtool.
+    let extra_in_test = RECORDED_SUM_TEST.replace(
+        "    promql_expr_test:",
+        "    owner: bob\n    promql_expr_test:",
+    );
+    assert_ne!(extra_in_test, RECORDED_SUM_TEST);
+    let report = test_text("test.yml", &dir.0, &extra_in_test, &lenient);
+    assert!(!report.passed(), "{report}");
+    assert!(report.failures[0].contains("owner"), "{report}");
+}
+
+/// A recorded subquery and an expression test with a subquery, neither with a step, over a
+/// series with a sample every 30 s; `EVAL` is the file's evaluation interval.
+const SUBQUERY_TEST: &str = r#"
+rule_files: [rules.yml]
+evaluation_interval: EVAL
+tests:
+  - interval: 30s
+    input_series:
+      - series: x
+        values: 0+1x20
+    promql_expr_test:
+      - expr: count_over_time(x[5m:])
+        eval_time: 5m
+        exp_samples:
+          - value: COUNT
+      - expr: recorded_points
+        eval_time: 5m
+        exp_samples:
+          - labels: recorded_points
+            value: COUNT
+"#;
+
+#[test]
+fn a_subquery_without_a_step_steps_at_the_files_evaluation_interval() {
+    let dir = Folder::new("subquery-step");
+    dir.write(
+        "rules.yml",
+        "groups:\n  - name: g\n    rules:\n      - record: recorded_points\n        \
+         expr: count_over_time(x[5m:])\n",
+    );
+    // Five minutes back from 5m, at every multiple of the step: ten points at 30 s, five at
+    // the 1 m default.
+    for (eval, count) in [("30s", "10"), ("1m", "5")] {
+        let test = SUBQUERY_TEST.replace("EVAL", eval).replace("COUNT", count);
+        let report = dir.run(&test);
+        assert!(report.passed(), "evaluation_interval {eval}: {report}");
+    }
+    let wrong = SUBQUERY_TEST.replace("EVAL", "30s").replace("COUNT", "5");
+    assert!(
+        !dir.run(&wrong).passed(),
+        "the 1 m step is not used at 30 s"
+    );
+}

@@ -118,10 +118,13 @@ pub(super) struct TransitionRow {
     pub notify: bool,
     pub value: Option<f64>,
     pub suppressed_by: Option<String>,
+    /// The group of the batch that recorded it; `''` for none.
+    pub rule_group: String,
 }
 
 impl TransitionRow {
-    pub fn new(t: &Transition) -> TransitionRow {
+    /// The row of `t`, recorded by the batch of `batch_group`.
+    pub fn new(t: &Transition, batch_group: Option<&str>) -> TransitionRow {
         TransitionRow {
             at_ms: t.at.as_millis(),
             fingerprint: t.key.fingerprint().to_string(),
@@ -133,6 +136,7 @@ impl TransitionRow {
             notify: t.notify,
             value: storable(t.value),
             suppressed_by: t.suppressed_by.clone(),
+            rule_group: batch_group.unwrap_or(NO_GROUP).to_string(),
         }
     }
 }

@@ -103,6 +103,14 @@ ALTER TABLE alert_state_v3 RENAME TO alert_state;
 CREATE INDEX alert_state_rule ON alert_state (rule);
 ";
 
+/// Migration 4: which rule group recorded a transition, so the history of an alert in one group
+/// is not mixed with that of a rule of the same name (and labels) in another. Transitions of
+/// earlier versions get the group `''` ("recorded before groups were stored") and are shown
+/// with every group's history of their alert.
+const V4_TRANSITION_GROUP: &str = "
+ALTER TABLE alert_transition ADD COLUMN rule_group TEXT NOT NULL DEFAULT '';
+";
+
 /// The `rule_group` of a record saved without a group (by a version before migration 3).
 pub(super) const NO_GROUP: &str = "";
 
@@ -133,6 +141,13 @@ pub(super) fn migrator() -> Migrator {
             V3_ALERT_STATE_GROUP.into_sql_str(),
             false,
         ),
+        Migration::new(
+            4,
+            "alert transition group".into(),
+            MigrationType::Simple,
+            V4_TRANSITION_GROUP.into_sql_str(),
+            false,
+        ),
     ])
 }
 
@@ -151,7 +166,7 @@ macro_rules! record_columns {
 macro_rules! transition_columns {
     () => {
         "at_ms, fingerprint, rule, labels, kind, from_phase, to_phase, notify, value, \
-         suppressed_by"
+         suppressed_by, rule_group"
     };
 }
 
@@ -190,16 +205,18 @@ pub(super) const DELETE_UNGROUPED_RECORD: &str =
 pub(super) const INSERT_TRANSITION: &str = concat!(
     "INSERT INTO alert_transition (",
     transition_columns!(),
-    ", seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    ", seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
 );
 
-/// The newest `$4` transitions at or after `$1`, optionally of one alert (`$2`) or rule
-/// (`$3`); the caller puts them back in time order.
+/// The newest `$4` transitions at or after `$1`, optionally of one alert (`$2`), rule (`$3`)
+/// or rule group (`$5`, which takes in transitions recorded before groups were stored); the
+/// caller puts them back in time order.
 pub(super) const SELECT_HISTORY: &str = concat!(
     "SELECT ",
     transition_columns!(),
     " FROM alert_transition \
      WHERE at_ms >= $1 AND ($2 IS NULL OR fingerprint = $2) AND ($3 IS NULL OR rule = $3) \
+     AND ($5 IS NULL OR rule_group = $5 OR rule_group = '') \
      ORDER BY at_ms DESC, seq DESC LIMIT $4"
 );
 

@@ -590,6 +590,58 @@ const BROKEN: &[Broken] = &[
         message: "no rule is called `nope`",
         hint: Some("known rules: a"),
     },
+    Broken {
+        what: "a log rule naming no log monitor",
+        files: &[(
+            "periscope.toml",
+            "[monitor.app]\nkind = \"log\"\npaths = [\"app.log\"]\n\
+             [monitor.app.rules.errors]\nmatch = \"ERROR\"\n\
+             [rule.a]\nlog = \"ap/errors\"\nwindow = \"10m\"\nabove = { critical = 0 }\n",
+        )],
+        env: None,
+        file: "periscope.toml",
+        line: Some(7),
+        key: "rule.a.log",
+        message: "no log monitor is called `ap`",
+        hint: Some("did you mean `app/errors`?"),
+    },
+    Broken {
+        what: "a log rule naming a rule its monitor lacks",
+        files: &[
+            (
+                "periscope.toml",
+                "[periscope]\ninclude = [\"rules.toml\"]\n\
+                 [monitor.app]\nkind = \"log\"\npaths = [\"app.log\"]\n\
+                 [monitor.app.rules.errors]\nmatch = \"ERROR\"\n\
+                 [monitor.app.rules.timeouts]\nmatch = \"timed out\"\n",
+            ),
+            (
+                "rules.toml",
+                "[rule.a]\nlog = \"app/erors\"\nwindow = \"10m\"\nabove = { critical = 0 }\n",
+            ),
+        ],
+        env: None,
+        file: "rules.toml",
+        line: Some(2),
+        key: "rule.a.log",
+        message: "log monitor `app` has no rule `erors`",
+        hint: Some("did you mean `app/errors`?"),
+    },
+    Broken {
+        what: "a log rule on a monitor that is not a log monitor",
+        files: &[(
+            "periscope.toml",
+            "[monitor.disk]\nkind = \"command\"\nshell = \"true\"\n\
+             [monitor.app]\nkind = \"log\"\npaths = [\"app.log\"]\n\
+             [rule.a]\nlog = \"disk/errors\"\nwindow = \"10m\"\nabove = { critical = 0 }\n",
+        )],
+        env: None,
+        file: "periscope.toml",
+        line: Some(8),
+        key: "rule.a.log",
+        message: "monitor `disk` is not a log monitor",
+        hint: Some("log monitors: app"),
+    },
 ];
 
 #[test]

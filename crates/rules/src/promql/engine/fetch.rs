@@ -1,12 +1,18 @@
 //! Fetching: one `select` per selector over everything the query can look at, then picking an
-//! instant's samples or a window's points out of that memory.
+//! instant's samples or a window's points out of that memory. A selector with the `anchored`
+//! or `smoothed` modifier reads past its window (see `modifiers`).
 
 use model::{AnchoredRegex, MatchOp, Matcher, Querier, SeriesData, TimeRange, Timestamp};
 use promql_parser::label::{MatchOp as ParsedOp, Matcher as ParsedMatcher};
 use promql_parser::parser::{MatrixSelector, VectorSelector};
 
+use super::modifiers::{instant_margin_after, range_margins};
 use super::{Evaluator, Expr, millis, offset_ms};
-use crate::promql::{EvalError, InstantSample, Matrix, Point, RangeSeries, Vector, is_stale_nan};
+use crate::promql::functions::extended::{extend_to_window, smoothed_value};
+use crate::promql::query_text::{is_marker, modifier_of};
+use crate::promql::{
+    EvalError, InstantSample, Matrix, Point, RangeModifier, RangeSeries, Vector, is_stale_nan,
+};
 
 /// The series every selector of one query selected, keyed by the selector's node.
 #[derive(Default)]
@@ -55,18 +61,20 @@ fn plan<'a>(ev: &Evaluator, expr: &'a Expr, lo: i64, hi: i64, out: &mut Vec<Need
     match expr {
         Expr::VectorSelector(vs) => {
             let (rlo, rhi) = ref_span(ev, vs, lo, hi);
+            let lookback = ev.options.lookback_ms;
             out.push(Need {
                 selector: vs,
-                from: rlo - ev.options.lookback_ms + 1,
-                to: rhi,
+                from: rlo - lookback + 1,
+                to: rhi + instant_margin_after(modifier_of(vs), lookback),
             });
         }
         Expr::MatrixSelector(ms) => {
             let (rlo, rhi) = ref_span(ev, &ms.vs, lo, hi);
+            let (before, after) = range_margins(modifier_of(&ms.vs), ev.options.lookback_ms);
             out.push(Need {
                 selector: &ms.vs,
-                from: rlo - millis(&ms.range) + 1,
-                to: rhi,
+                from: rlo - millis(&ms.range) - before + 1,
+                to: rhi + after,
             });
         }
         Expr::Subquery(sq) => {
@@ -151,13 +159,14 @@ fn select(
 }
 
 /// The selector's matchers in the store's terms: one set per `or` alternative, each with the
-/// metric name when the selector names one.
+/// metric name when the selector names one. A modifier's marker is no condition on the series
+/// and is left out.
 pub(in crate::promql) fn matcher_sets(vs: &VectorSelector) -> Result<Vec<Vec<Matcher>>, EvalError> {
     let mut common = Vec::with_capacity(vs.matchers.matchers.len() + 1);
     if let Some(name) = &vs.name {
         common.push(Matcher::equal(model::METRIC_NAME_LABEL, name.as_str()));
     }
-    for m in &vs.matchers.matchers {
+    for m in vs.matchers.matchers.iter().filter(|m| !is_marker(m)) {
         common.push(convert(m)?);
     }
     if vs.matchers.or_matchers.is_empty() {
@@ -166,7 +175,7 @@ pub(in crate::promql) fn matcher_sets(vs: &VectorSelector) -> Result<Vec<Vec<Mat
     let mut sets = Vec::with_capacity(vs.matchers.or_matchers.len());
     for alternative in &vs.matchers.or_matchers {
         let mut set = common.clone();
-        for m in alternative {
+        for m in alternative.iter().filter(|m| !is_marker(m)) {
             set.push(convert(m)?);
         }
         sets.push(set);
@@ -231,6 +240,9 @@ impl Fetched {
         vs: &VectorSelector,
         t: i64,
     ) -> Result<Vector, EvalError> {
+        if modifier_of(vs) == Some(RangeModifier::Smoothed) {
+            return self.smoothed_instant(ev, vs, t);
+        }
         let series = self.series(vs)?;
         let at = ev.ref_time(vs.at.as_ref(), vs.offset.as_ref(), t);
         let oldest = at - ev.options.lookback_ms;
@@ -255,6 +267,9 @@ impl Fetched {
 
     /// The range vector `ms` selects at `t`: per series the points in `(ref - range, ref]`
     /// without staleness markers, and that window. Series without points are left out.
+    ///
+    /// With a modifier the points reach past the window, as the functions taking such a
+    /// range expect: one lookback before it, and after it too when smoothed.
     pub(super) fn range(
         &self,
         ev: &Evaluator,
@@ -264,19 +279,10 @@ impl Fetched {
         let series = self.series(&ms.vs)?;
         let end = ev.ref_time(ms.vs.at.as_ref(), ms.vs.offset.as_ref(), t);
         let start = end - millis(&ms.range);
+        let (before, after) = range_margins(modifier_of(&ms.vs), ev.options.lookback_ms);
         let mut out = Matrix::new();
         for s in series {
-            let from = s.timestamps.partition_point(|x| x.0 <= start);
-            let to = s.timestamps.partition_point(|x| x.0 <= end);
-            if from >= to {
-                continue;
-            }
-            let points: Vec<Point> = s.timestamps[from..to]
-                .iter()
-                .zip(&s.values[from..to])
-                .filter(|(_, v)| !is_stale_nan(**v))
-                .map(|(ts, v)| Point { t: ts.0, v: *v })
-                .collect();
+            let points = points_in(s, start - before, end + after);
             if !points.is_empty() {
                 out.push(RangeSeries {
                     labels: s.labels.clone(),
@@ -286,4 +292,66 @@ impl Fetched {
         }
         Ok((out, (start, end)))
     }
+
+    /// The range vector `ms` selects at `t` as a value of its own (a query's result): with a
+    /// modifier, each series cut back to its window with a point on either edge holding the
+    /// value there; series that do not reach into the window are left out.
+    pub(super) fn range_value(
+        &self,
+        ev: &Evaluator,
+        ms: &MatrixSelector,
+        t: i64,
+    ) -> Result<Matrix, EvalError> {
+        let (mut matrix, window) = self.range(ev, ms, t)?;
+        let Some(modifier) = modifier_of(&ms.vs) else {
+            return Ok(matrix);
+        };
+        let smoothed = modifier == RangeModifier::Smoothed;
+        for series in &mut matrix {
+            series.points = extend_to_window(&series.points, window, smoothed);
+        }
+        matrix.retain(|s| !s.points.is_empty());
+        Ok(matrix)
+    }
+
+    /// A smoothed instant selector at `t`: per series the value at its reference instant,
+    /// interpolated between the samples within one lookback before and after it (staleness
+    /// markers left out), carrying the instant as its time.
+    fn smoothed_instant(
+        &self,
+        ev: &Evaluator,
+        vs: &VectorSelector,
+        t: i64,
+    ) -> Result<Vector, EvalError> {
+        let series = self.series(vs)?;
+        let at = ev.ref_time(vs.at.as_ref(), vs.offset.as_ref(), t);
+        let lookback = ev.options.lookback_ms;
+        let mut out = Vector::with_capacity(series.len());
+        for s in series {
+            let points = points_in(s, at - lookback, at + lookback);
+            if let Some(value) = smoothed_value(&points, at) {
+                out.push(InstantSample {
+                    labels: s.labels.clone(),
+                    t,
+                    value,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The points of `s` in `(from, to]`, staleness markers left out.
+fn points_in(s: &SeriesData, from: i64, to: i64) -> Vec<Point> {
+    let first = s.timestamps.partition_point(|x| x.0 <= from);
+    let last = s.timestamps.partition_point(|x| x.0 <= to);
+    if first >= last {
+        return Vec::new();
+    }
+    s.timestamps[first..last]
+        .iter()
+        .zip(&s.values[first..last])
+        .filter(|(_, v)| !is_stale_nan(**v))
+        .map(|(ts, v)| Point { t: ts.0, v: *v })
+        .collect()
 }

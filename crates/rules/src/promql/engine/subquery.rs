@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use model::Labels;
 use promql_parser::parser::SubqueryExpr;
 
-use super::{DEFAULT_SUBQUERY_STEP_MS, Evaluator, millis, value_name};
+use super::{Evaluator, millis, value_name};
 use crate::promql::{EvalError, InstantSample, Matrix, Point, RangeSeries, Value, Vector};
 
 /// Inner results per subquery node (by address, valid while the query's expression is
@@ -58,7 +58,8 @@ pub(super) fn eval(
     let start = end - millis(&sq.range);
     let step = match sq.step.as_ref().map(millis) {
         Some(s) if s > 0 => s,
-        _ => DEFAULT_SUBQUERY_STEP_MS,
+        // At least a millisecond: an interval below one must not stall the loop below.
+        _ => ev.options.default_subquery_step_ms.max(1),
     };
     // Only a range query revisits the same inner instants.
     let cached = ev.step > 0;

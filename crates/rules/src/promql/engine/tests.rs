@@ -7,6 +7,8 @@ use model::{Labels, Matcher, Querier, SeriesData, StoreError, TimeRange, Timesta
 use super::{Engine, EngineOptions};
 use crate::promql::{EvalError, STALE_NAN_BITS, Value, parse};
 
+mod modifiers;
+
 const MIN: i64 = 60_000;
 
 /// Series in memory; counts `select` calls so tests can check that data is fetched once.

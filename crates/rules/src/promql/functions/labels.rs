@@ -299,6 +299,7 @@ mod tests {
         let ctx = CallContext {
             t: 0,
             window: None,
+            modifier: None,
             arg_exprs: &exprs,
             notes: &notes,
         };

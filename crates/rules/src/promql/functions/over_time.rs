@@ -161,7 +161,7 @@ pub(super) fn absent_labels(expr: Option<&Expr>) -> Labels {
     let mut labels = Labels::new();
     let mut seen = std::collections::HashSet::new();
     for m in &selector.matchers.matchers {
-        if m.name == model::METRIC_NAME_LABEL {
+        if m.name == model::METRIC_NAME_LABEL || crate::promql::query_text::is_marker(m) {
             continue;
         }
         let first = seen.insert(m.name.as_str());

@@ -1,8 +1,11 @@
 //! Functions of how a series moves inside a window: rate, increase, delta (extrapolated to the
 //! window's edges), irate and idelta (the last two points), deriv and predict_linear (least
-//! squares), resets, changes and double exponential smoothing.
+//! squares), resets, changes and double exponential smoothing. Over an `anchored` or
+//! `smoothed` range, rate, increase, delta, resets and changes follow `extended`.
 
+use super::extended::{anchor_index, extended_rate};
 use super::{Args, CallContext, per_series};
+use crate::promql::RangeModifier;
 use crate::promql::numeric::kahan_add;
 use crate::promql::{EvalError, Point, Value};
 
@@ -18,7 +21,15 @@ pub(super) fn call(
             let m = args.matrix(0)?;
             let window = window(args, ctx)?;
             let (counter, rate) = (name != "delta", name == "rate");
-            per_series(m, ctx, false, |p| extrapolated(p, window, counter, rate))
+            match ctx.modifier {
+                None => per_series(m, ctx, false, |p| extrapolated(p, window, counter, rate)),
+                Some(modifier) => {
+                    let smoothed = modifier == RangeModifier::Smoothed;
+                    per_series(m, ctx, false, |p| {
+                        extended_rate(p, window, smoothed, counter, rate)
+                    })
+                }
+            }
         }
         "irate" | "idelta" => {
             args.expect_count(1, 1)?;
@@ -44,13 +55,19 @@ pub(super) fn call(
         }
         "resets" => {
             args.expect_count(1, 1)?;
-            per_series(args.matrix(0)?, ctx, false, |p| {
+            let m = args.matrix(0)?;
+            let start = counted_from(args, ctx)?;
+            per_series(m, ctx, false, |p| {
+                let p = &p[start(p)?..];
                 Some(p.windows(2).filter(|w| w[1].v < w[0].v).count() as f64)
             })
         }
         "changes" => {
             args.expect_count(1, 1)?;
-            per_series(args.matrix(0)?, ctx, false, |p| {
+            let m = args.matrix(0)?;
+            let start = counted_from(args, ctx)?;
+            per_series(m, ctx, false, |p| {
+                let p = &p[start(p)?..];
                 let changed =
                     |w: &[Point]| w[1].v != w[0].v && !(w[1].v.is_nan() && w[0].v.is_nan());
                 Some(p.windows(2).filter(|w| changed(w)).count() as f64)
@@ -81,6 +98,22 @@ pub(super) fn call(
 fn window(args: &Args, ctx: &CallContext<'_>) -> Result<(i64, i64), EvalError> {
     ctx.window
         .ok_or_else(|| args.invalid("the evaluator gave no window for the range vector"))
+}
+
+/// Where `resets` and `changes` start counting in a series' points: at the first one, or over
+/// an anchored range at the anchor (`None` when no point is inside the window).
+fn counted_from(
+    args: &Args,
+    ctx: &CallContext<'_>,
+) -> Result<impl Fn(&[Point]) -> Option<usize>, EvalError> {
+    let anchored_start = match ctx.modifier {
+        Some(RangeModifier::Anchored) => Some(window(args, ctx)?.0),
+        _ => None,
+    };
+    Ok(move |p: &[Point]| match anchored_start {
+        Some(start) => anchor_index(p, start),
+        None => Some(0),
+    })
 }
 
 /// Prometheus' `extrapolatedRate`: the change between the first and last point (counter resets
