@@ -14,7 +14,10 @@
 //! twice (a crash between publish and ack) is stored once within the duplicate window.
 //!
 //! The client reconnects by itself (with this receiver's backoff); a fetch that fails sends the
-//! receiver back to binding the stream and consumer, so a recreated stream heals too.
+//! receiver back to binding the stream and consumer, so a recreated stream heals too. After a
+//! server restart, messages it delivered but never saw acked come again once their `ack_wait`
+//! has passed, and a server that crashed may deliver again what was acked just before (it
+//! writes consumer state lazily); the store absorbs both.
 //!
 //! ```toml
 //! [receiver.edge]

@@ -5,6 +5,11 @@
 //! on, and the worker acks only if that connection is still the current one. Packet ids belong
 //! to a connection: after a reconnect the broker resends every unacknowledged message, and an
 //! ack meant for the old copy could otherwise acknowledge whatever new message now has its id.
+//! The number moves on the moment a connection is lost, not only at the next CONNACK: the
+//! client drops the acks it has queued when the connection fails, but one queued while it is
+//! reconnecting would go out on the new connection. There the client refuses an ack for a
+//! packet id the new connection has not delivered (and drops the connection again), and once
+//! the id is delivered it may name another message.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,8 +18,8 @@ use std::time::Duration;
 use base64::Engine;
 use model::PayloadSink;
 use rumqttc::{
-    AsyncClient, Event, EventLoop, Packet, Publish, PublishOptions, QoS, RetainForwardRule,
-    SubscribeFilter, SubscribeReasonCode,
+    AsyncClient, ClientError, Event, EventLoop, Packet, Publish, PublishOptions, QoS,
+    RetainForwardRule, SubscribeFilter, SubscribeReasonCode,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -71,6 +76,7 @@ impl MqttReceiver {
         mut stop: Shutdown,
     ) {
         let mut retry = self.backoff.clone();
+        let mut connected_before = false;
         loop {
             let event = tokio::select! {
                 biased;
@@ -79,10 +85,11 @@ impl MqttReceiver {
             };
             match event {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                    let connection = generation.fetch_add(1, Ordering::SeqCst) + 1;
-                    if connection > 1 {
+                    generation.fetch_add(1, Ordering::SeqCst);
+                    if connected_before {
                         self.stats.count_reconnect();
                     }
+                    connected_before = true;
                     self.stats.set_connected(true);
                     retry.reset();
                     self.subscribe(client);
@@ -113,6 +120,8 @@ impl MqttReceiver {
                 }
                 Ok(_) => {}
                 Err(error) => {
+                    // What came on the lost connection is stale from now on (see the module docs).
+                    generation.fetch_add(1, Ordering::SeqCst);
                     self.stats.set_connected(false);
                     self.stats.count_connection_error();
                     let delay = retry.next_delay();
@@ -206,9 +215,19 @@ impl MqttReceiver {
             if !current() {
                 continue;
             }
-            if let Err(error) = client.ack(&publish).await {
-                tracing::warn!(receiver = %self.name, %topic, %error, "cannot ack; the client is closing");
-                return;
+            // `try_`, right after the check: an ack that had to wait for room could be queued
+            // after the connection failed and go out on the next one.
+            match client.try_ack(&publish) {
+                Ok(()) => {}
+                Err(ClientError::RequestChannelFull(_)) => {
+                    // Not expected (room for `inflight` + 16 requests, one ack per message):
+                    // left unacked, the broker sends it again after the next reconnect.
+                    tracing::warn!(receiver = %self.name, %topic, "the MQTT client is too busy to take an ack; the broker will resend the message");
+                }
+                Err(error) => {
+                    tracing::warn!(receiver = %self.name, %topic, %error, "cannot ack; the client is closing");
+                    return;
+                }
             }
         }
     }
