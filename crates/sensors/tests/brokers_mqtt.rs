@@ -1,6 +1,8 @@
 //! The `mqtt` receiver against Mosquitto on 127.0.0.1:1883: every message stored and acked,
-//! poison dead-lettered as a JSON envelope, nothing acked or lost while the store is down, and
-//! the persistent session keeps what is published while Periscope is stopped.
+//! poison dead-lettered as a JSON envelope, nothing acked or lost while the store is down, the
+//! persistent session keeps what is published while Periscope is stopped, and a store outage
+//! longer than the keep-alive, with the broker sending far more than `inflight`, costs no
+//! connection and stores each message once, and messages of hundreds of KiB arrive.
 
 #[path = "brokers_common.rs"]
 mod common;
@@ -13,7 +15,7 @@ use common::{
     FAST_RETRY, Running, TestSink, bodies, bounded, require_server, sorted, unique, wait_until,
 };
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, PublishOptions, QoS};
-use sensors::brokers::{MqttReceiver, MqttSettings};
+use sensors::brokers::{MqttReceiver, MqttSettings, StatsSnapshot};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -39,8 +41,13 @@ impl Names {
     }
 
     fn receiver(&self) -> MqttReceiver {
+        self.receiver_with("inflight = 5\n")
+    }
+
+    /// The test receiver with `extra` settings lines added.
+    fn receiver_with(&self, extra: &str) -> MqttReceiver {
         let text = format!(
-            "host = \"127.0.0.1\"\nport = 1883\nclient_id = \"{}\"\ntopics = [\"{}/+/metrics\"]\ninflight = 5\nsession_expiry = \"5m\"\n{FAST_RETRY}",
+            "host = \"127.0.0.1\"\nport = 1883\nclient_id = \"{}\"\ntopics = [\"{}/+/metrics\"]\nsession_expiry = \"5m\"\n{FAST_RETRY}{extra}",
             self.client_id, self.topic_prefix
         );
         toml::from_str::<MqttSettings>(&text)
@@ -132,12 +139,19 @@ fn start(receiver: MqttReceiver, sink: &Arc<TestSink>) -> Running {
     Running::new(|stop| receiver.start(sink, stop))
 }
 
-/// Starts a receiver and waits until its subscriptions are in place.
+/// Starts the default test receiver and waits until its subscriptions are in place.
 async fn start_connected(
     names: &Names,
     sink: &Arc<TestSink>,
 ) -> (Running, Arc<sensors::brokers::BrokerStats>) {
-    let receiver = names.receiver();
+    start_receiver_connected(names.receiver(), sink).await
+}
+
+/// Starts `receiver` and waits until its subscriptions are in place.
+async fn start_receiver_connected(
+    receiver: MqttReceiver,
+    sink: &Arc<TestSink>,
+) -> (Running, Arc<sensors::brokers::BrokerStats>) {
     let stats = receiver.stats();
     let running = start(receiver, sink);
     wait_until("the receiver is connected", || stats.snapshot().connected).await;
@@ -168,6 +182,55 @@ async fn messages_are_stored_then_acked() {
     assert_eq!(stats.snapshot().received, 0, "acked messages came again");
     assert_eq!(sink.calls(), calls);
     publisher.close();
+}
+
+#[tokio::test]
+async fn messages_far_above_ten_kibibytes_are_stored_without_reconnecting() {
+    // The client library's own default limit is 10 KiB; a Prometheus text body is often more.
+    let publisher = TestClient::connect().await;
+    let names = Names::new();
+    let sink = TestSink::new();
+    let (running, stats) = start_connected(&names, &sink).await;
+
+    let sent: Vec<String> = bodies("big", 3)
+        .into_iter()
+        .map(|b| format!("{b}:{}", "x".repeat(200 * 1024)))
+        .collect();
+    publisher.publish(&names, &sent).await;
+    wait_until("3 large messages are stored", || sink.stored_count() == 3).await;
+    running.stop().await;
+    assert_eq!(sink.bodies(), sent);
+    let after = stats.snapshot();
+    assert_eq!(
+        (after.reconnects, after.connection_errors),
+        (0, 0),
+        "{after:?}"
+    );
+    publisher.close();
+}
+
+#[test]
+fn max_message_bytes_is_bounded_by_what_mqtt_can_carry() {
+    let names = Names::new();
+    for bad in [
+        "max_message_bytes = 10\n",
+        "max_message_bytes = 300000000\n",
+    ] {
+        let text = format!(
+            "host = \"127.0.0.1\"\nclient_id = \"{}\"\ntopics = [\"a/b\"]\n{bad}",
+            names.client_id
+        );
+        let issues = toml::from_str::<MqttSettings>(&text)
+            .expect("valid TOML")
+            .build("r")
+            .expect_err(bad);
+        assert!(
+            issues
+                .iter()
+                .any(|i| i.to_string().contains("max_message_bytes")),
+            "{issues:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -274,4 +337,137 @@ async fn the_session_keeps_messages_while_the_receiver_is_stopped() {
     assert!(sink.duplicates().is_empty(), "{:?}", sink.duplicates());
     assert_eq!(stats.snapshot().received, 14);
     publisher.close();
+}
+
+/// Keep-alive of the receivers in the store-outage tests: short, so that an outage of a few
+/// seconds spans several keep-alive periods. Mosquitto drops a client it has heard nothing from
+/// for 1.5 keep-alives.
+const SHORT_KEEP_ALIVE: Duration = Duration::from_secs(2);
+
+/// How long the store is down in the store-outage tests.
+const OUTAGE: Duration = Duration::from_secs(5);
+
+/// Timestamp of the first sample of [`sample_bodies`] (ms).
+const BASE_MS: i64 = 1_700_000_000_000;
+
+/// `n` Prometheus text payloads, one sample each: the series `outage_test` at `BASE_MS + i`
+/// with the value `i`.
+fn sample_bodies(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| format!("outage_test {i} {}\n", BASE_MS + i as i64))
+        .collect()
+}
+
+/// A receiver with `settings` (and the short keep-alive) resumes a session holding `n`
+/// messages, stores a few slowly, acking as it goes (Mosquitto 2.0.11 then sends far more than
+/// `inflight`), finds the store down for [`OUTAGE`], then back. Checks that every message's
+/// sample is stored once with its value and was offered to the store only once (no message
+/// came twice), and returns the receiver's counters at the end of the outage and at the end.
+async fn store_outage(settings: &str, n: usize) -> (StatsSnapshot, StatsSnapshot) {
+    let publisher = TestClient::connect().await;
+    let names = Names::new();
+    let sink = TestSink::new();
+    let settings = format!(
+        "keep_alive = \"{}s\"\nformat = \"prometheus\"\n{settings}",
+        SHORT_KEEP_ALIVE.as_secs()
+    );
+    // The first run creates the session; what is published while the receiver is stopped
+    // waits in it.
+    let (running, _) = start_receiver_connected(names.receiver_with(&settings), &sink).await;
+    running.stop().await;
+    let sent = sample_bodies(n);
+    publisher.publish(&names, &sent).await;
+
+    sink.set_delay(Duration::from_millis(40));
+    let (running, stats) = start_receiver_connected(names.receiver_with(&settings), &sink).await;
+    wait_until("a few messages are stored", || sink.stored_count() >= 5).await;
+    sink.set_down(true);
+    let stored_before = sink.stored_count();
+    wait_until("the store was retried", || stats.snapshot().retries >= 1).await;
+    tokio::time::sleep(OUTAGE).await;
+    let during = stats.snapshot();
+    eprintln!("after {OUTAGE:?} of outage: {during:?}");
+    assert_eq!(
+        sink.stored_count(),
+        stored_before,
+        "nothing is stored while the store is down"
+    );
+
+    sink.set_down(false);
+    sink.set_delay(Duration::ZERO);
+    wait_until("every message is stored once the store is back", || {
+        sink.stored_count() == n
+    })
+    .await;
+    // A connection the broker was about to drop would go within another keep-alive.
+    tokio::time::sleep(SHORT_KEEP_ALIVE).await;
+    running.stop().await;
+    let after = stats.snapshot();
+    eprintln!("after the outage: {after:?}, {} store calls", sink.calls());
+
+    assert_eq!(sink.bodies(), sorted(&[&sent]));
+    let kept: Vec<(String, i64, f64, u32)> = sink
+        .samples()
+        .into_iter()
+        .map(|((series, at), sample)| (series, at, sample.value, sample.offered))
+        .collect();
+    let expected: Vec<(String, i64, f64, u32)> = (0..n)
+        .map(|i| ("outage_test{}".to_string(), BASE_MS + i as i64, i as f64, 1))
+        .collect();
+    assert_eq!(
+        kept, expected,
+        "each (series, timestamp) stored once, with its value, offered once"
+    );
+    publisher.close();
+    (during, after)
+}
+
+#[tokio::test]
+async fn a_store_outage_longer_than_the_keep_alive_keeps_the_connection() {
+    // Twelve times `inflight`, all of which fit in the default `max_held` (1000).
+    let (during, after) = store_outage("inflight = 5\n", 60).await;
+    assert_eq!(
+        (
+            during.reconnects,
+            during.connection_errors,
+            during.connected
+        ),
+        (0, 0, true),
+        "connected all through the outage"
+    );
+    assert!(
+        during.held > 5,
+        "the broker must send more than `inflight` for this test to mean anything: {during:?}"
+    );
+    assert_eq!(during.deferred, 0);
+    assert_eq!(
+        (after.reconnects, after.connection_errors),
+        (0, 0),
+        "the connection outlived the outage: no reconnect, no lost connection"
+    );
+    assert_eq!(after.held, 0);
+}
+
+#[tokio::test]
+async fn messages_beyond_max_held_come_again_on_a_new_connection() {
+    let (during, after) = store_outage("inflight = 2\nmax_held = 6\n", 60).await;
+    assert_eq!(
+        (during.reconnects, during.connection_errors),
+        (0, 0),
+        "deferring messages keeps the connection"
+    );
+    assert_eq!(during.held, 6, "memory holds max_held messages, no more");
+    assert!(
+        during.deferred > 0,
+        "the broker must send more than `max_held` for this test to mean anything: {during:?}"
+    );
+    assert_eq!(
+        after.connection_errors, 0,
+        "every reconnect was the receiver's own"
+    );
+    assert!(
+        after.reconnects >= 1,
+        "deferred messages come back on a new connection"
+    );
+    assert_eq!(after.held, 0);
 }

@@ -6,8 +6,12 @@
 //! A PUBLISH is acknowledged (PUBACK) only after the sink stored it. Poison messages are
 //! published (QoS 1, waiting for the broker's PUBACK) to `dead_letter_topic` as a JSON
 //! envelope, then acknowledged. While the store is down the receiver holds the message and
-//! retries it; the broker sends at most `inflight` unacknowledged messages, the rest wait in
-//! the session.
+//! retries it; the broker should send at most `inflight` unacknowledged messages, the rest wait
+//! in the session. One that sends more (Mosquitto 2.0.11 was seen to) fills the receiver up to
+//! `max_held` messages in memory; beyond that, messages are left unacknowledged and come again
+//! on a new connection the receiver opens once it has stored the held ones (see `handoff`).
+//! Either way the receiver keeps polling the connection, so keep-alive pings go on through an
+//! outage of any length.
 //!
 //! The dead-letter envelope is plain JSON so any MQTT client can read it (MQTT 3.1.1 has no
 //! headers):
@@ -33,9 +37,20 @@
 //! topics = ["sensors/+/metrics"]
 //! format = "prometheus"
 //! dead_letter_topic = "periscope/dead-letter"
+//! keep_alive = "30s"
+//! inflight = 100
+//! max_held = 1000
+//! max_message_bytes = 1048576
 //! ```
+//!
+//! `max_message_bytes` is sent to the broker as the MQTT 5 maximum packet size, and the client
+//! enforces it too. Without it the client library's own limit (10 KiB) applied without the
+//! broker knowing: a bigger message (a Prometheus text body easily is) dropped the connection,
+//! came again after the reconnect, and dropped it again, forever. Told the limit, an MQTT 5
+//! broker does not send a message above it to this client (Mosquitto logs that it dropped it).
 
 mod consume;
+mod handoff;
 mod session;
 mod topic;
 
@@ -62,6 +77,18 @@ pub const DEFAULT_INFLIGHT: u16 = 100;
 pub const DEFAULT_SESSION_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Default `keep_alive`.
 pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(30);
+/// Default `max_held`, or `2 * inflight + 16` when that is more: the size of Mosquitto's default
+/// queue per client (`max_queued_messages`). Held messages take at most `max_held` times
+/// `max_message_bytes` of memory.
+pub const DEFAULT_MAX_HELD: u32 = 1000;
+/// Highest `max_held`.
+const MAX_MAX_HELD: u32 = 1_000_000;
+/// Default `max_message_bytes`: 1 MiB, room for a large Prometheus text body.
+pub const DEFAULT_MAX_MESSAGE_BYTES: u32 = 1 << 20;
+/// Smallest `max_message_bytes`: below it even a small batch would not fit.
+const MIN_MAX_MESSAGE_BYTES: u32 = 1024;
+/// Largest `max_message_bytes`: the largest packet MQTT can encode.
+const MAX_MAX_MESSAGE_BYTES: u32 = 268_435_455;
 
 /// Settings of an `mqtt` receiver.
 #[derive(Clone, Debug, Deserialize)]
@@ -93,6 +120,17 @@ pub struct MqttSettings {
     /// Unacknowledged messages the broker may send at once (MQTT 5 receive maximum), 1 to
     /// 65535. Default 100.
     pub inflight: u16,
+    /// Most messages the receiver holds in memory (waiting for the store or being stored) when
+    /// the broker sends more than `inflight` at once. Beyond it messages are left unacknowledged
+    /// and come again on a new connection once the held ones are stored. At least
+    /// `2 * inflight` (a reconnect can leave a connection's worth behind while the next one
+    /// delivers). Default 1000, or `2 * inflight + 16` when that is more.
+    pub max_held: Option<u32>,
+    /// Largest message the receiver takes, in bytes (1024 to 268435455): its whole MQTT packet,
+    /// so the body plus its topic and a few bytes of header. Sent to the broker as the MQTT 5
+    /// maximum packet size: the broker does not send bigger ones to this client. Default
+    /// 1048576 (1 MiB).
+    pub max_message_bytes: u32,
     /// How message bodies are encoded: `json` (the default), `prometheus` or `openmetrics`.
     pub format: BrokerFormat,
     /// Topic poison messages are published to (QoS 1), as a JSON envelope with `error`,
@@ -120,6 +158,8 @@ impl Default for MqttSettings {
             session_expiry: None,
             keep_alive: None,
             inflight: DEFAULT_INFLIGHT,
+            max_held: None,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             format: BrokerFormat::Json,
             dead_letter_topic: None,
             retry_min: None,
@@ -142,6 +182,8 @@ pub struct MqttReceiver {
     session_expiry: u32,
     keep_alive: u16,
     inflight: u16,
+    max_held: usize,
+    max_message_bytes: u32,
     format: PayloadFormat,
     dead_letter_topic: String,
     backoff: Backoff,
@@ -223,6 +265,40 @@ impl MqttSettings {
                     .hint("e.g. inflight = 100"),
             );
         }
+        let least_held = 2 * u32::from(self.inflight);
+        let max_held = match self.max_held {
+            Some(held) if held < least_held.max(1) => {
+                issues.push(
+                    ConfigIssue::new(
+                        "max_held",
+                        format!("{held} is below 2 x inflight ({least_held})"),
+                    )
+                    .hint("a reconnect can leave one connection's messages held while the next delivers; leave max_held out for the default"),
+                );
+                held
+            }
+            Some(held) if held > MAX_MAX_HELD => {
+                issues.push(ConfigIssue::new(
+                    "max_held",
+                    format!("{held} is above {MAX_MAX_HELD}"),
+                ));
+                MAX_MAX_HELD
+            }
+            Some(held) => held,
+            None => DEFAULT_MAX_HELD.max(least_held + 16),
+        };
+        if !(MIN_MAX_MESSAGE_BYTES..=MAX_MAX_MESSAGE_BYTES).contains(&self.max_message_bytes) {
+            issues.push(
+                ConfigIssue::new(
+                    "max_message_bytes",
+                    format!(
+                        "{} is outside {MIN_MAX_MESSAGE_BYTES} to {MAX_MAX_MESSAGE_BYTES}",
+                        self.max_message_bytes
+                    ),
+                )
+                .hint("leave it out for 1 MiB"),
+            );
+        }
         let dead_letter_topic = self
             .dead_letter_topic
             .clone()
@@ -269,6 +345,9 @@ impl MqttSettings {
             session_expiry,
             keep_alive,
             inflight: self.inflight,
+            // At most MAX_MAX_HELD, so it fits.
+            max_held: usize::try_from(max_held).unwrap_or(usize::MAX >> 3),
+            max_message_bytes: self.max_message_bytes,
             format: self.format.payload_format(),
             dead_letter_topic,
             backoff,
@@ -314,6 +393,9 @@ impl MqttReceiver {
             })
             .set_ack_mode(AckMode::Manual)
             .set_receive_maximum(Some(self.inflight))
+            // The broker is told the limit (CONNECT's maximum packet size) and the client
+            // enforces the same one.
+            .set_max_packet_size(Some(self.max_message_bytes))
             .set_request_channel_capacity(usize::from(self.inflight) + 16);
         if let Some(user) = &self.username {
             options.set_credentials(
@@ -357,7 +439,24 @@ mod tests {
         assert_eq!(r.port, 1883);
         assert_eq!(r.dead_letter_topic, "periscope/dead-letter/p1");
         assert_eq!(r.session_expiry, 7 * 24 * 3600);
+        assert_eq!(r.max_held, 1000);
         assert_eq!(r.describe(), "127.0.0.1:1883 client p1");
+    }
+
+    #[test]
+    fn max_held_leaves_room_for_two_connections_worth() {
+        let base = "host = \"h\"\nclient_id = \"p\"\ntopics = [\"s/+/m\"]\n";
+        let held = |extra: &str| build(&format!("{base}{extra}")).map(|r| r.max_held);
+        assert_eq!(held("inflight = 1000"), Ok(2016));
+        assert_eq!(held("inflight = 2\nmax_held = 4"), Ok(4));
+        for (extra, message) in [
+            ("max_held = 150", "150 is below 2 x inflight (200)"),
+            ("max_held = 2000000", "2000000 is above 1000000"),
+        ] {
+            let issues = held(extra).expect_err(extra);
+            assert_eq!(paths(&issues), ["max_held"]);
+            assert_eq!(issues[0].message, message);
+        }
     }
 
     #[test]

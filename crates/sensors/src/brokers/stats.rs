@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use model::{Sample, Timestamp};
 
 /// Counters of one broker consumer. Shared (`Arc`) between the consumer task and whoever
-/// reports on it; every counter only grows.
+/// reports on it; every counter only grows (`connected` and `held` are gauges).
 #[derive(Debug, Default)]
 pub struct BrokerStats {
     received: AtomicU64,
@@ -17,6 +17,8 @@ pub struct BrokerStats {
     reconnects: AtomicU64,
     connection_errors: AtomicU64,
     connected: AtomicBool,
+    held: AtomicU64,
+    deferred: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -38,6 +40,12 @@ pub struct StatsSnapshot {
     pub connection_errors: u64,
     /// Whether the consumer is connected and consuming now.
     pub connected: bool,
+    /// Messages taken from the broker and held in memory now, waiting for the store or being
+    /// stored, not yet acknowledged (`mqtt` only; at most its `max_held`).
+    pub held: u64,
+    /// Messages that arrived while `max_held` were held: neither stored nor acknowledged, so
+    /// the broker sends them again after a reconnect (`mqtt` only).
+    pub deferred: u64,
 }
 
 impl BrokerStats {
@@ -70,6 +78,25 @@ impl BrokerStats {
         self.connected.store(connected, Ordering::Relaxed);
     }
 
+    /// One more message held in memory; see [`StatsSnapshot::held`].
+    pub(crate) fn hold(&self) {
+        self.held.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A held message is done with (stored and acked, dead-lettered, or given up on).
+    pub(crate) fn release(&self) {
+        self.held.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Messages held now. The MQTT consumer decides with it, hence `SeqCst` like its writes.
+    pub(crate) fn held(&self) -> u64 {
+        self.held.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn count_deferred(&self) {
+        self.deferred.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The counters now.
     pub fn snapshot(&self) -> StatsSnapshot {
         StatsSnapshot {
@@ -81,6 +108,8 @@ impl BrokerStats {
             reconnects: self.reconnects.load(Ordering::Relaxed),
             connection_errors: self.connection_errors.load(Ordering::Relaxed),
             connected: self.connected.load(Ordering::Relaxed),
+            held: self.held(),
+            deferred: self.deferred.load(Ordering::Relaxed),
         }
     }
 
@@ -108,6 +137,8 @@ impl StatsSnapshot {
                 "periscope_broker_connection_errors_total",
                 self.connection_errors,
             ),
+            ("periscope_broker_messages_deferred_total", self.deferred),
+            ("periscope_broker_messages_held", self.held),
         ];
         counters
             .into_iter()
@@ -135,8 +166,12 @@ mod tests {
         stats.count_received();
         stats.count_stored(12);
         stats.set_connected(true);
+        stats.hold();
+        stats.hold();
+        stats.release();
+        stats.count_deferred();
         let samples = stats.samples("rabbitmq", "apps", Timestamp::from_millis(5));
-        assert_eq!(samples.len(), 8);
+        assert_eq!(samples.len(), 10);
         let get = |name: &str| {
             samples
                 .iter()
@@ -146,6 +181,8 @@ mod tests {
         };
         assert_eq!(get("periscope_broker_samples_stored_total"), 12.0);
         assert_eq!(get("periscope_broker_connected"), 1.0);
+        assert_eq!(get("periscope_broker_messages_held"), 1.0);
+        assert_eq!(get("periscope_broker_messages_deferred_total"), 1.0);
         assert!(
             samples
                 .iter()

@@ -1,5 +1,7 @@
 //! The MQTT consumer task: one half polls the event loop (it must never stop, or keep-alive and
-//! acks stall), the other stores messages one at a time and acks them.
+//! acks stall), the other stores messages one at a time and acks them. The poller hands
+//! messages over without ever waiting for the worker; see `handoff` for what happens when the
+//! broker sends more than the worker may hold.
 //!
 //! The poller numbers connections; each message carries the number of the connection it came
 //! on, and the worker acks only if that connection is still the current one. Packet ids belong
@@ -18,20 +20,18 @@ use std::time::Duration;
 use base64::Engine;
 use model::PayloadSink;
 use rumqttc::{
-    AsyncClient, ClientError, Event, EventLoop, Packet, Publish, PublishOptions, QoS,
-    RetainForwardRule, SubscribeFilter, SubscribeReasonCode,
+    AsyncClient, ClientError, Event, EventLoop, Packet, PublishOptions, QoS, RetainForwardRule,
+    SubAck, SubscribeFilter, SubscribeReasonCode,
 };
 use tokio::sync::{mpsc, watch};
 
 use super::MqttReceiver;
+use super::handoff::{Handoff, Held, Offer};
 use crate::brokers::Shutdown;
 use crate::brokers::deliver::{Deliverer, Verdict, sleep_or_stop, stopped};
 
 /// How long a clean disconnect may take at shutdown.
 const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// A message and the number of the connection it arrived on.
-type Received = (u64, Publish);
 
 pub(super) async fn run(receiver: MqttReceiver, sink: Arc<dyn PayloadSink>, shutdown: Shutdown) {
     let built = receiver.options().and_then(|options| {
@@ -49,12 +49,10 @@ pub(super) async fn run(receiver: MqttReceiver, sink: Arc<dyn PayloadSink>, shut
         }
     };
     let generation = AtomicU64::new(0);
-    // Room for one connection's worth of unacknowledged messages (the broker sends at most
-    // `inflight`), plus the stale ones a reconnect leaves behind, so the poller never waits.
-    let (tx, rx) = mpsc::channel(2 * usize::from(receiver.inflight) + 16);
+    let (handoff, rx) = Handoff::new(receiver.max_held, &receiver.stats);
     // The poller outlives the worker: the worker's last acks must go out before DISCONNECT.
     let (worker_done, poller_stop) = watch::channel(false);
-    let poll = receiver.poll(eventloop, &client, tx, &generation, poller_stop);
+    let poll = receiver.poll(eventloop, &client, handoff, &generation, poller_stop);
     let work = async {
         receiver
             .work(&client, rx, &generation, &*sink, shutdown)
@@ -71,7 +69,7 @@ impl MqttReceiver {
         &self,
         mut eventloop: EventLoop,
         client: &AsyncClient,
-        tx: mpsc::Sender<Received>,
+        mut handoff: Handoff<'_>,
         generation: &AtomicU64,
         mut stop: Shutdown,
     ) {
@@ -92,7 +90,9 @@ impl MqttReceiver {
                     connected_before = true;
                     self.stats.set_connected(true);
                     retry.reset();
-                    self.subscribe(client);
+                    if self.subscribe(client) {
+                        handoff.subscribe_sent(false);
+                    }
                     tracing::info!(
                         receiver = %self.name,
                         broker = %self.describe(),
@@ -102,26 +102,43 @@ impl MqttReceiver {
                 }
                 Ok(Event::Incoming(Packet::Publish(publish))) => {
                     let connection = generation.load(Ordering::SeqCst);
-                    if tx.send((connection, publish)).await.is_err() {
-                        break;
+                    match handoff.offer(connection, publish) {
+                        Offer::Queued => {}
+                        Offer::Deferred => {
+                            // Once per connection: every further one would say the same.
+                            if handoff.deferred_here() == 1 {
+                                tracing::warn!(
+                                    receiver = %self.name,
+                                    broker = %self.describe(),
+                                    inflight = self.inflight,
+                                    max_held = self.max_held,
+                                    "the broker sends more unacknowledged messages than the receiver holds; \
+                                     leaving the rest unacked, to be sent again on a new connection once the held ones are stored"
+                                );
+                            }
+                        }
+                        Offer::WorkerGone => break,
                     }
                 }
                 Ok(Event::Incoming(Packet::SubAck(suback))) => {
-                    let refused: Vec<_> = suback
-                        .return_codes
-                        .iter()
-                        .zip(&self.topics)
-                        .filter(|(code, _)| !matches!(code, SubscribeReasonCode::Success(_)))
-                        .map(|(code, topic)| format!("{topic}: {code:?}"))
-                        .collect();
-                    if !refused.is_empty() {
-                        tracing::error!(receiver = %self.name, broker = %self.describe(), refused = %refused.join(", "), "the broker refused subscriptions");
+                    self.check_suback(&suback);
+                    if handoff.suback_received() {
+                        // Everything the worker was given is stored and the broker has its
+                        // acks: a new connection makes it send the deferred messages again.
+                        // Stale from now on, like a lost connection.
+                        generation.fetch_add(1, Ordering::SeqCst);
+                        let deferred = handoff.connection_gone();
+                        self.stats.set_connected(false);
+                        tracing::info!(receiver = %self.name, broker = %self.describe(), deferred, "held messages stored; reconnecting so the broker sends the deferred ones again");
+                        // Drops the connection; the next poll connects again.
+                        eventloop.clean();
                     }
                 }
                 Ok(_) => {}
                 Err(error) => {
                     // What came on the lost connection is stale from now on (see the module docs).
                     generation.fetch_add(1, Ordering::SeqCst);
+                    handoff.connection_gone();
                     self.stats.set_connected(false);
                     self.stats.count_connection_error();
                     let delay = retry.next_delay();
@@ -131,21 +148,44 @@ impl MqttReceiver {
                     }
                 }
             }
+            // After any event: the worker may have finished the last held message by now.
+            if handoff.barrier_due() && self.subscribe(client) {
+                handoff.subscribe_sent(true);
+            }
         }
         self.disconnect(&mut eventloop, client).await;
     }
 
     /// Subscribes every topic on every connection: a resumed session has them already, but a
     /// topic added to the config since would be missing. Retained messages come only with a
-    /// new subscription, so a resubscription brings no duplicates.
-    fn subscribe(&self, client: &AsyncClient) {
+    /// new subscription, so a resubscription brings no duplicates (which is also what makes it
+    /// a harmless barrier, see `handoff`). True when the SUBSCRIBE is queued.
+    fn subscribe(&self, client: &AsyncClient) -> bool {
         let filters = self.topics.iter().map(|topic| SubscribeFilter {
             retain_forward_rule: RetainForwardRule::OnNewSubscribe,
             ..SubscribeFilter::new(topic.clone(), QoS::AtLeastOnce)
         });
         // `try_`: the poller is the one draining the request queue, so it must not wait on it.
-        if let Err(error) = client.try_subscribe_many(filters) {
-            tracing::error!(receiver = %self.name, broker = %self.describe(), %error, "cannot subscribe");
+        match client.try_subscribe_many(filters) {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::error!(receiver = %self.name, broker = %self.describe(), %error, "cannot subscribe");
+                false
+            }
+        }
+    }
+
+    /// Logs the subscriptions the broker refused.
+    fn check_suback(&self, suback: &SubAck) {
+        let refused: Vec<_> = suback
+            .return_codes
+            .iter()
+            .zip(&self.topics)
+            .filter(|(code, _)| !matches!(code, SubscribeReasonCode::Success(_)))
+            .map(|(code, topic)| format!("{topic}: {code:?}"))
+            .collect();
+        if !refused.is_empty() {
+            tracing::error!(receiver = %self.name, broker = %self.describe(), refused = %refused.join(", "), "the broker refused subscriptions");
         }
     }
 
@@ -164,7 +204,7 @@ impl MqttReceiver {
     async fn work(
         &self,
         client: &AsyncClient,
-        mut rx: mpsc::Receiver<Received>,
+        mut rx: mpsc::Receiver<Held<'_>>,
         generation: &AtomicU64,
         sink: &dyn PayloadSink,
         mut shutdown: Shutdown,
@@ -176,7 +216,8 @@ impl MqttReceiver {
             backoff: self.backoff.clone(),
         };
         loop {
-            let (connection, publish) = tokio::select! {
+            // Held until the end of this turn: dropping it tells the poller it is done with.
+            let held = tokio::select! {
                 biased;
                 _ = stopped(&mut shutdown) => return,
                 received = rx.recv() => match received {
@@ -184,6 +225,7 @@ impl MqttReceiver {
                     None => return,
                 },
             };
+            let (connection, publish) = (held.connection, &held.publish);
             let current = || generation.load(Ordering::SeqCst) == connection;
             let topic = String::from_utf8_lossy(&publish.topic).into_owned();
             let origin = format!("mqtt {}:{} topic {topic}", self.host, self.port);
@@ -217,7 +259,7 @@ impl MqttReceiver {
             }
             // `try_`, right after the check: an ack that had to wait for room could be queued
             // after the connection failed and go out on the next one.
-            match client.try_ack(&publish) {
+            match client.try_ack(publish) {
                 Ok(()) => {}
                 Err(ClientError::RequestChannelFull(_)) => {
                     // Not expected (room for `inflight` + 16 requests, one ack per message):
