@@ -4,8 +4,11 @@
 //! series is created) and `data` (samples; written only by the WAL thread applying synced
 //! commits and by maintenance moving whole chunks out). Samples are kept per series in one
 //! [`Chunk`] per block-span range, so cutting a block moves chunks instead of re-encoding them.
+//! Each series' newest timestamp is kept apart, in atomics read without either lock
+//! (`newest.rs`), for the append-time check.
 
 mod index;
+mod newest;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -15,22 +18,14 @@ use model::{Labels, Matcher, Rejection, TimeRange};
 use crate::chunk::{Chunk, Inserted};
 
 pub use index::{HeadIndex, labels_hash, normalize};
+pub use newest::{Newest, NewestView};
 
-/// Samples of one series: at most one chunk per block-span range, oldest range first.
-#[derive(Debug)]
+/// Samples of one series: at most one chunk per block-span range, oldest range first. Its
+/// newest timestamp ever accepted (kept after its chunk is cut into a block) is in the head's
+/// [`Newest`], passed to the methods that store samples.
+#[derive(Debug, Default)]
 pub struct SeriesSamples {
-    /// Newest timestamp ever accepted (kept after its chunk is cut into a block).
-    newest: i64,
     chunks: Vec<Chunk>,
-}
-
-impl Default for SeriesSamples {
-    fn default() -> Self {
-        SeriesSamples {
-            newest: i64::MIN,
-            chunks: Vec::new(),
-        }
-    }
 }
 
 /// Where a timestamp stands in the head.
@@ -50,15 +45,15 @@ impl SeriesSamples {
             .binary_search_by_key(&range, |c| c.max_ts().div_euclid(span))
     }
 
-    /// Stores a sample, applying the exactly-once rule.
+    /// Stores a sample, applying the exactly-once rule; raises `newest`.
     #[inline]
-    pub fn insert(&mut self, ts: i64, v: f64, span: i64) -> Inserted {
+    pub fn insert(&mut self, ts: i64, v: f64, span: i64, newest: &AtomicI64) -> Inserted {
         let range = ts.div_euclid(span);
         if let Some(last) = self.chunks.last_mut() {
             let last_range = last.max_ts().div_euclid(span);
             if range == last_range {
                 let r = last.insert(ts, v);
-                self.newest = self.newest.max(ts);
+                newest::raise(newest, ts);
                 return r;
             }
             if range < last_range {
@@ -76,7 +71,7 @@ impl SeriesSamples {
         // four (288 bytes) from dominating the per-series memory.
         self.chunks.reserve_exact(1);
         self.chunks.push(Chunk::new(ts, v));
-        self.newest = self.newest.max(ts);
+        newest::raise(newest, ts);
         Inserted::New
     }
 
@@ -110,9 +105,9 @@ impl SeriesSamples {
     }
 
     /// Puts a whole chunk back (from a checkpoint, or after a failed block write), merging
-    /// it sample by sample if the head already has a chunk for that range.
-    pub fn restore(&mut self, chunk: Chunk, span: i64) {
-        self.newest = self.newest.max(chunk.max_ts());
+    /// it sample by sample if the head already has a chunk for that range; raises `newest`.
+    fn restore(&mut self, chunk: Chunk, span: i64, newest: &AtomicI64) {
+        newest::raise(newest, chunk.max_ts());
         match self.chunk_index(chunk.max_ts().div_euclid(span), span) {
             Err(i) => {
                 self.chunks.reserve_exact(1);
@@ -191,6 +186,8 @@ pub enum Check {
 pub struct Head {
     index: RwLock<HeadIndex>,
     data: RwLock<HeadData>,
+    /// Each series' newest timestamp, read by appenders without taking `data`.
+    newest: Newest,
     /// Block span in milliseconds: the chunk range width.
     span: i64,
     /// Highest range index that blocks may hold samples of (`i64::MIN`: none).
@@ -203,6 +200,7 @@ impl Head {
         Head {
             index: RwLock::default(),
             data: RwLock::default(),
+            newest: Newest::default(),
             span: span_ms.max(1),
             cut_upto: AtomicI64::new(i64::MIN),
         }
@@ -241,6 +239,7 @@ impl Head {
             return (id, false);
         }
         let id = index.create(labels, hash);
+        self.newest.add(id);
         self.data_mut().series.push(SeriesSamples::default());
         on_create(id);
         (id, true)
@@ -265,7 +264,7 @@ impl Head {
         let Some(s) = data.series.get(id as usize) else {
             return Ok(Check::Unknown);
         };
-        let newest = s.newest.max(batch_newest);
+        let newest = self.newest.get(id).max(batch_newest);
         let range = ts.div_euclid(self.span);
         let maybe_in_blocks = range <= self.cut_upto.load(Ordering::Acquire);
         if ts > newest && !maybe_in_blocks {
@@ -296,6 +295,12 @@ impl Head {
         Ok(Check::AskBlocks)
     }
 
+    /// True when blocks may hold samples at `ts` (its range was cut).
+    #[inline]
+    pub fn maybe_in_blocks(&self, ts: i64) -> bool {
+        ts.div_euclid(self.span) <= self.cut_upto.load(Ordering::Acquire)
+    }
+
     /// Records that blocks may hold samples up to range index `range` (inclusive).
     pub fn mark_cut(&self, range: i64) {
         self.cut_upto.fetch_max(range, Ordering::AcqRel);
@@ -304,12 +309,14 @@ impl Head {
     /// Stores synced samples in WAL order (the WAL thread and replay call this).
     pub fn apply(&self, samples: &[(u32, i64, f64)]) -> Applied {
         let mut data = self.data_mut();
+        // Taken under `data`: every series in `data` was added to `newest` before it.
+        let newest = self.newest.view();
         let mut a = Applied::default();
         for &(id, ts, v) in samples {
-            let Some(s) = data.series.get_mut(id as usize) else {
+            let (Some(s), Some(n)) = (data.series.get_mut(id as usize), newest.of(id)) else {
                 continue;
             };
-            match s.insert(ts, v, self.span) {
+            match s.insert(ts, v, self.span, n) {
                 Inserted::New => a.new += 1,
                 Inserted::Duplicate => a.duplicates += 1,
                 Inserted::Conflict => a.conflicts += 1,
@@ -356,11 +363,25 @@ impl Head {
     pub fn unfreeze(&self, frozen: &Arc<Frozen>) {
         let mut data = self.data_mut();
         data.frozen.retain(|f| !Arc::ptr_eq(f, frozen));
+        let newest = self.newest.view();
         for (id, chunk) in &frozen.series {
-            if let Some(s) = data.series.get_mut(*id as usize) {
-                s.restore(chunk.clone(), self.span);
+            if let (Some(s), Some(n)) = (data.series.get_mut(*id as usize), newest.of(*id)) {
+                s.restore(chunk.clone(), self.span, n);
             }
         }
+    }
+
+    /// Puts a whole chunk of series `id` back (read from a checkpoint at start).
+    pub fn restore_chunk(&self, id: u32, chunk: Chunk) {
+        let newest = self.newest.view();
+        if let (Some(s), Some(n)) = (self.data_mut().series.get_mut(id as usize), newest.of(id)) {
+            s.restore(chunk, self.span, n);
+        }
+    }
+
+    /// Every series' newest timestamp, for checks that do not take the head's locks.
+    pub fn newest(&self) -> NewestView {
+        self.newest.view()
     }
 
     /// Forgets a frozen set once its block is readable.

@@ -2,8 +2,10 @@
 //! WAL commit.
 //!
 //! The hot path (a sample newer than everything its series holds) is: a bounds check, a
-//! future-skew compare against a cached clock reading, one read-lock on the head to see the
-//! series' newest timestamp, a hash-map update for the batch's own newest, and a push.
+//! future-skew compare against a cached clock reading, one atomic load of the series' newest
+//! timestamp (no lock: the WAL thread applying earlier commits holds the head's sample lock,
+//! see `head/newest.rs`), a hash-map update for the batch's own newest, and a push. Anything
+//! else (an older sample, a range blocks may hold) is checked under the head's lock.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -11,7 +13,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use model::{Appender, BoxFuture, CommitSummary, Labels, Rejection, SeriesRef, StoreError};
 
 use super::Shared;
-use crate::head::{Check, normalize};
+use crate::head::{Check, NewestView, normalize};
 use crate::oneshot;
 use crate::symbols::IdMap;
 use crate::wal::{Commit, Job, encode_samples, encode_series};
@@ -28,6 +30,8 @@ pub struct StoreAppender {
     duplicates: u64,
     /// Clock reading used for the future-skew check; refreshed before refusing anything.
     now: i64,
+    /// Each series' newest timestamp; taken again when a series is newer than it.
+    newest: NewestView,
 }
 
 impl StoreAppender {
@@ -40,7 +44,25 @@ impl StoreAppender {
             new_series: 0,
             duplicates: 0,
             now,
+            newest: NewestView::default(),
         }
+    }
+
+    /// True when `ts` is newer than everything series `id` holds, in this batch or stored, in
+    /// a range no block holds: the sample is new without a look at the head.
+    #[inline]
+    fn surely_new(&mut self, id: u32, ts: i64, batch_newest: i64) -> bool {
+        if ts <= batch_newest {
+            return false;
+        }
+        if self.newest.of(id).is_none() {
+            self.newest = self.shared.core.head.newest();
+        }
+        let Some(newest) = self.newest.of(id) else {
+            return false;
+        };
+        ts > newest.load(std::sync::atomic::Ordering::Acquire)
+            && !self.shared.core.head.maybe_in_blocks(ts)
     }
 
     fn reject(&self, r: Rejection) -> StoreError {
@@ -177,7 +199,9 @@ impl Appender for StoreAppender {
             }
         }
         let batch_newest = self.batch_newest.get(&id).copied().unwrap_or(i64::MIN);
-        if self.check_existing(id, ts, value, batch_newest)? {
+        if self.surely_new(id, ts, batch_newest)
+            || self.check_existing(id, ts, value, batch_newest)?
+        {
             self.samples.push((id, ts, value));
             if ts > batch_newest {
                 self.batch_newest.insert(id, ts);

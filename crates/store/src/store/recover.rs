@@ -235,10 +235,7 @@ impl Sink for Replay<'_> {
         };
         match Chunk::from_parts(&parts.data, parts.count, &parts.side) {
             Ok(c) => {
-                let span = self.head.span();
-                if let Some(s) = self.head.data_mut().series.get_mut(h as usize) {
-                    s.restore(c, span);
-                }
+                self.head.restore_chunk(h, c);
             }
             Err(e) => notes.push(note(
                 RecoveryKind::BadChecksum,
