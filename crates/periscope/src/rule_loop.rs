@@ -268,13 +268,16 @@ pub struct Links {
 
 /// With no rule configured at all the loop does not run, so nothing else would close the
 /// alerts that rules removed since the last start left pending or firing: closes them all once
-/// (see `removed.rs`), telling `alerts` of the resolutions. Returns how many were closed.
+/// among `records` (just loaded from `state`; see `removed.rs`), telling `alerts` of the
+/// resolutions. Returns how many were closed.
 pub async fn close_alerts_of_removed_rules(
     state: &dyn AlertStateStore,
+    records: &[model::alert::AlertRecord],
     alerts: Option<&AlertSink>,
     now: Timestamp,
 ) -> Result<usize, model::alert::StateStoreError> {
-    removed::close_removed(state, &restore::RuleIndex::of(&[]), alerts, now).await
+    let none = restore::RuleIndex::of(&[]);
+    removed::close_removed_among(state, &none, records, alerts, now).await
 }
 
 /// Gives the groups their remembered series and tidies the state database

@@ -232,7 +232,8 @@ fn query_router(
 
 /// Builds the rule groups, opens the state database and gives each alerting rule its stored
 /// alerts back; `None` when no rule is to be evaluated (the state database is then only read
-/// when the response side has opened it, to close the alerts of removed rules). Any failure stops the start, with the database named and its password hidden.
+/// when the response side has opened it, to close the alerts of removed rules, and a failure
+/// to do so is logged, not fatal). Any failure stops the start, with the database named and its password hidden.
 async fn start_rules(
     config: &Config,
     opened: Option<Arc<store::StateDb>>,
@@ -249,18 +250,22 @@ async fn start_rules(
     if groups.is_empty() {
         // The response side opened the state database: alerts that rules removed since the
         // last start left firing would otherwise stay firing there, and be repeated, forever.
+        // Nothing else needs the alert state then, so a failure here does not stop the start.
         if let (Some(db), Some(sink)) = (&opened, alerts) {
-            let records = db.load().await.map_err(|e| {
-                format!(
-                    "cannot read alert state from {}: {e}",
-                    config.state_db.shown
-                )
-            })?;
-            sink.restored(&records);
-            match rule_loop::close_alerts_of_removed_rules(db.as_ref(), alerts, now).await {
+            let closed = async {
+                let records = db.load().await?;
+                sink.restored(&records);
+                rule_loop::close_alerts_of_removed_rules(db.as_ref(), &records, alerts, now).await
+            }
+            .await;
+            match closed {
                 Ok(0) => {}
                 Ok(closed) => tracing::info!(closed, "closed the alerts of removed rules"),
-                Err(e) => tracing::warn!(error = %e, "cannot close the alerts of removed rules"),
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    state = %config.state_db.shown,
+                    "cannot close the alerts of removed rules"
+                ),
             }
         }
         return Ok(None);

@@ -301,11 +301,13 @@ pub fn check_monitor_ref(
         return;
     }
     let path = format!("{key}.monitor");
-    let hint = match (closest(monitor, &known), known.is_empty()) {
-        (Some(m), _) => format!("did you mean `{m}`?"),
-        (None, true) => "no [monitor.NAME] is configured".to_string(),
-        (None, false) => format!("known monitors: {}", known.join(", ")),
-    };
+    let hint = name_hint(
+        monitor,
+        &known,
+        |m| format!("did you mean `{m}`?"),
+        "no [monitor.NAME] is configured",
+        "known monitors",
+    );
     let at = Some(locate::span_of_path(root, &path).start);
     errors.push(
         ConfigError::at(
@@ -356,10 +358,18 @@ pub fn check_log_ref(
         } else {
             format!("no log monitor is called `{monitor}`")
         };
-        let hint = match (closest(monitor, &names), names.is_empty()) {
-            (Some(m), _) if !other_kind => format!("did you mean `{m}/{rule}`?"),
-            (_, true) => "no [monitor.NAME] with kind = \"log\" is configured".to_string(),
-            _ => format!("log monitors: {}", names.join(", ")),
+        let none = "no [monitor.NAME] with kind = \"log\" is configured";
+        let hint = if other_kind {
+            // The name is right, the kind is not: no other name to suggest.
+            known_list(&names, none, "log monitors")
+        } else {
+            name_hint(
+                monitor,
+                &names,
+                |m| format!("did you mean `{m}/{rule}`?"),
+                none,
+                "log monitors",
+            )
         };
         fail(message, hint);
         return;
@@ -374,11 +384,13 @@ pub fn check_log_ref(
     if rules.iter().any(|r| r == rule) {
         return;
     }
-    let hint = match (closest(rule, &rules), rules.is_empty()) {
-        (Some(r), _) => format!("did you mean `{monitor}/{r}`?"),
-        (None, true) => format!("[monitor.{monitor}] has no [monitor.{monitor}.rules.NAME]"),
-        (None, false) => format!("its rules: {}", rules.join(", ")),
-    };
+    let hint = name_hint(
+        rule,
+        &rules,
+        |r| format!("did you mean `{monitor}/{r}`?"),
+        &format!("[monitor.{monitor}] has no [monitor.{monitor}.rules.NAME]"),
+        "its rules",
+    );
     fail(
         format!("log monitor `{monitor}` has no rule `{rule}`"),
         hint,
@@ -402,6 +414,27 @@ fn monitors<'a, 'i>(
         };
         Some((name.get_ref().as_ref(), table))
     })
+}
+
+/// The hint for `wanted`, a name not in `known`: `suggest` of the closest known name when it is
+/// close enough to be a typo, otherwise the known names (see [`known_list`]).
+fn name_hint(
+    wanted: &str,
+    known: &[String],
+    suggest: impl Fn(&str) -> String,
+    none: &str,
+    label: &str,
+) -> String {
+    closest(wanted, known).map_or_else(|| known_list(known, none, label), suggest)
+}
+
+/// `label: a, b, c`, or `none` when nothing is known.
+fn known_list(known: &[String], none: &str, label: &str) -> String {
+    if known.is_empty() {
+        none.to_string()
+    } else {
+        format!("{label}: {}", known.join(", "))
+    }
 }
 
 /// The name in `known` closest to `wanted`, when it is close enough to be a typo of it.

@@ -36,8 +36,19 @@ pub async fn close_removed(
     now: Timestamp,
 ) -> Result<usize, StateStoreError> {
     let records = state.load().await?;
+    close_removed_among(state, rules, &records, alerts, now).await
+}
+
+/// [`close_removed`] over `records`, already loaded from `state`.
+pub async fn close_removed_among(
+    state: &dyn AlertStateStore,
+    rules: &RuleIndex,
+    records: &[AlertRecord],
+    alerts: Option<&AlertSink>,
+    now: Timestamp,
+) -> Result<usize, StateStoreError> {
     let mut closed = 0;
-    for batch in close(rules, &records, now) {
+    for batch in close(rules, records, now) {
         state.save(&batch).await?;
         let group = batch.group.as_deref().unwrap_or_default();
         for t in &batch.transitions {
@@ -112,32 +123,14 @@ fn closed(record: &AlertRecord, shared: bool, now: Timestamp) -> (AlertRecord, T
 mod tests {
     use model::Labels;
 
+    use super::super::restore::tests::{TWO_GROUPS, groups};
     use super::*;
-    use crate::config::RulesConfig;
 
-    fn index(yaml: &str) -> RuleIndex {
-        let file = rules::rulefile::parse("rules.yml", yaml).expect("valid rule file");
-        let config = RulesConfig {
-            enabled: true,
-            interval: std::time::Duration::from_secs(60),
-            files: vec![file],
-            native: Vec::new(),
-        };
-        RuleIndex::of(&super::super::build_groups(&config).expect("groups build"))
+    /// Groups `api` and `db` keep their rule `Down`; `Gone` and the group `old` are no longer
+    /// configured.
+    fn index() -> RuleIndex {
+        RuleIndex::of(&groups(TWO_GROUPS))
     }
-
-    /// Group `api` keeps its rule `Down`; `Gone` and the group `old` are no longer configured.
-    const RULES: &str = r#"
-groups:
-  - name: api
-    rules:
-      - alert: Down
-        expr: up{job="api"} == 0
-  - name: db
-    rules:
-      - alert: Down
-        expr: up{job="db"} == 0
-"#;
 
     const NOW: Timestamp = Timestamp(1_000_000);
 
@@ -156,7 +149,7 @@ groups:
     #[test]
     fn a_firing_alert_of_a_removed_rule_resolves_and_its_resolution_is_notified() {
         let firing = record("Gone", "api", Some("api"), AlertPhase::Firing);
-        let batches = close(&index(RULES), std::slice::from_ref(&firing), NOW);
+        let batches = close(&index(), std::slice::from_ref(&firing), NOW);
         assert_eq!(batches.len(), 1);
         let batch = &batches[0];
         assert_eq!(batch.group.as_deref(), Some("api"), "saved where it was");
@@ -194,7 +187,7 @@ groups:
             // Already resolved: the prune takes it in time.
             record("Gone", "db", Some("db"), AlertPhase::Resolved),
         ];
-        let batches = close(&index(RULES), &records, NOW);
+        let batches = close(&index(), &records, NOW);
         let closed: Vec<(Option<&str>, &str, AlertPhase, bool)> = batches
             .iter()
             .flat_map(|b| {
@@ -226,7 +219,7 @@ groups:
             record("Down", "api", Some("api"), AlertPhase::Firing),
             record("Down", "api", Some("old"), AlertPhase::Firing),
         ];
-        let batches = close(&index(RULES), &records, NOW);
+        let batches = close(&index(), &records, NOW);
         assert_eq!(batches.len(), 1);
         assert_eq!(batches[0].group.as_deref(), Some("old"));
         assert!(!batches[0].transitions[0].notify, "{:?}", batches[0]);
@@ -244,7 +237,7 @@ groups:
             r.group = Some(group.to_string());
             r
         };
-        let batches = close(&index(RULES), &[meta("api"), meta("old")], NOW);
+        let batches = close(&index(), &[meta("api"), meta("old")], NOW);
         let groups: Vec<_> = batches.iter().map(|b| b.group.as_deref()).collect();
         assert_eq!(groups, [Some("old")]);
     }

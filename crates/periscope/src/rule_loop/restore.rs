@@ -184,14 +184,15 @@ pub fn superseded(groups: &mut [LoadedGroup]) -> Vec<StateBatch> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use model::alert::AlertPhase;
     use model::{Labels, Timestamp};
 
     use super::*;
     use crate::config::RulesConfig;
 
-    fn groups(yaml: &str) -> Vec<LoadedGroup> {
+    /// The groups of a rule file given as YAML text.
+    pub(in crate::rule_loop) fn groups(yaml: &str) -> Vec<LoadedGroup> {
         let file = rules::rulefile::parse("rules.yml", yaml).expect("valid rule file");
         let config = RulesConfig {
             enabled: true,
@@ -202,7 +203,8 @@ mod tests {
         super::super::build_groups(&config).expect("groups build")
     }
 
-    const TWO_GROUPS: &str = r#"
+    /// Groups `api` and `db`, each with an alerting rule `Down`.
+    pub(in crate::rule_loop) const TWO_GROUPS: &str = r#"
 groups:
   - name: api
     rules:

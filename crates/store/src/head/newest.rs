@@ -19,13 +19,13 @@ type Page = Arc<[AtomicI64]>;
 /// The newest timestamp per series id (`i64::MIN` before the first sample).
 #[derive(Debug, Default)]
 pub struct Newest {
-    pages: RwLock<NewestView>,
+    current: RwLock<NewestView>,
 }
 
 impl Newest {
     /// Makes room for series `id` (ids are created in order, from 0).
     pub fn add(&self, id: u32) {
-        let mut view = self.pages.write().unwrap_or_else(|p| p.into_inner());
+        let mut view = self.current.write().unwrap_or_else(|p| p.into_inner());
         let id = id as usize;
         while view.pages.len() <= id / PAGE {
             view.pages
@@ -36,13 +36,16 @@ impl Newest {
 
     /// The newest timestamp of series `id` (`i64::MIN` when unknown).
     pub fn get(&self, id: u32) -> i64 {
-        let view = self.pages.read().unwrap_or_else(|p| p.into_inner());
+        let view = self.current.read().unwrap_or_else(|p| p.into_inner());
         view.of(id).map_or(i64::MIN, |a| a.load(Ordering::Acquire))
     }
 
     /// The pages as they are now; series added later need a new view.
     pub fn view(&self) -> NewestView {
-        self.pages.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
