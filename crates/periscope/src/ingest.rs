@@ -12,11 +12,11 @@ use model::{
     BoxFuture, Clock, IngestError, IngestReceipt, Labels, Payload, PayloadFormat, PayloadSink,
     Sample, SeriesRef, Storage, StoreError, Timestamp,
 };
-use sensors::exposition;
+use sensors::exposition::{self, CompactBatch};
 
 mod series_cache;
 
-use series_cache::{SeriesCache, key_into};
+use series_cache::{SeriesCache, Spelled, key_into};
 
 /// Parses payloads and commits them to a store.
 pub struct StoreSink {
@@ -66,27 +66,16 @@ fn prepare(
     payload: &Payload,
     now: Timestamp,
 ) -> Result<Prepared, IngestError> {
-    PARSED.with_borrow_mut(|(batch, key)| {
-        exposition::parse_compact_into(payload.format, &payload.body, batch)
-            .map_err(|e| IngestError::Poison(e.to_string()))?;
-        let mut appender = storage.appender();
-        let mut refs = Vec::with_capacity(batch.series_len());
-        let mut known = cache.hold();
-        for index in 0..batch.series_len() {
-            let view = batch.series(index as u32);
-            key_into(key, view.labels());
-            let series = match known.get(key) {
-                Some(series) => series,
-                None => {
-                    let series = appender.series(&view.to_labels()).map_err(store_error)?;
-                    known.insert(key, series);
-                    series
-                }
-            };
-            refs.push(series);
+    PARSED.with_borrow_mut(|Parsed { batch, key, fresh }| {
+        {
+            // Remote-write series already seen are taken by their spelling, undecoded.
+            let known = cache.read();
+            exposition::parse_known_into(payload.format, &payload.body, batch, &known)
+                .map_err(|e| IngestError::Poison(e.to_string()))?;
         }
-        drop(known);
-        for sample in &batch.samples {
+        let mut appender = storage.appender();
+        let refs = resolve(appender.as_mut(), cache, batch, key, fresh)?;
+        for (i, sample) in batch.samples.iter().enumerate() {
             let series = refs[sample.series as usize];
             let timestamp = sample.timestamp.unwrap_or(now);
             appender
@@ -95,7 +84,7 @@ fn prepare(
                     StoreError::Rejected(reason) => IngestError::Poison(format!(
                         "{}: {} at {timestamp}: {reason}",
                         location(payload.format, sample.line),
-                        series_text(&batch.series_of(sample).to_labels()),
+                        series_text(&labels_of(payload, batch, i)),
                     )),
                     other => store_error(other),
                 })?;
@@ -104,11 +93,82 @@ fn prepare(
     })
 }
 
+/// The store's reference for each series of `batch`: known while parsing, remembered by label
+/// text, or resolved by the store (and then remembered).
+fn resolve(
+    appender: &mut dyn model::Appender,
+    cache: &SeriesCache,
+    batch: &CompactBatch,
+    key: &mut Vec<u8>,
+    fresh: &mut Vec<series_cache::Entry>,
+) -> Result<Vec<SeriesRef>, IngestError> {
+    let mut refs = Vec::with_capacity(batch.series_len());
+    fresh.clear();
+    let known = cache.read();
+    for index in 0..batch.series_len() {
+        let view = batch.series(index as u32);
+        if let Some(handle) = view.known() {
+            refs.push(SeriesRef(handle));
+            continue;
+        }
+        let series = match view.spelling() {
+            // Looked up while parsing, and unknown then: no second lookup.
+            Some(wire) => {
+                let series = appender.series(&view.to_labels()).map_err(store_error)?;
+                fresh.push((Spelled::Wire, wire.into(), series));
+                series
+            }
+            None => {
+                key_into(key, view.labels());
+                match known.get(Spelled::Text, key) {
+                    Some(series) => series,
+                    None => {
+                        let series = appender.series(&view.to_labels()).map_err(store_error)?;
+                        fresh.push((Spelled::Text, key[..].into(), series));
+                        series
+                    }
+                }
+            }
+        };
+        refs.push(series);
+    }
+    drop(known);
+    if fresh.is_empty() {
+        cache.settle();
+    } else {
+        cache.remember(fresh.drain(..));
+    }
+    Ok(refs)
+}
+
+/// The labels of sample `i` of `batch`, for a message. A series known by its spelling has no
+/// labels in the batch: the payload is then parsed again in full (only on this error path), and
+/// the samples come in the same order either way.
+#[cold]
+fn labels_of(payload: &Payload, batch: &CompactBatch, i: usize) -> Labels {
+    let view = batch.series_of(&batch.samples[i]);
+    if view.known().is_none() {
+        return view.to_labels();
+    }
+    exposition::parse_compact(payload.format, &payload.body)
+        .ok()
+        .and_then(|full| full.samples.get(i).map(|s| full.series_of(s).to_labels()))
+        .unwrap_or_default()
+}
+
+/// What each blocking thread reuses from payload to payload, so its vectors and label arena
+/// are not allocated again for each request.
+#[derive(Default)]
+struct Parsed {
+    batch: CompactBatch,
+    /// The label-text key of the series being resolved.
+    key: Vec<u8>,
+    /// Series resolved by the store for this payload, to remember.
+    fresh: Vec<series_cache::Entry>,
+}
+
 thread_local! {
-    /// One parse buffer (and cache-key buffer) per blocking thread, refilled by every payload so
-    /// its vectors and label arena are not allocated again for each request.
-    static PARSED: std::cell::RefCell<(exposition::CompactBatch, Vec<u8>)> =
-        std::cell::RefCell::new((exposition::CompactBatch::default(), Vec::new()));
+    static PARSED: std::cell::RefCell<Parsed> = std::cell::RefCell::new(Parsed::default());
 }
 
 fn store_error(e: StoreError) -> IngestError {
@@ -203,3 +263,6 @@ pub async fn store_samples(
     appender.commit().await?;
     Ok(stored)
 }
+
+#[cfg(test)]
+mod tests;

@@ -29,7 +29,7 @@ mod writer;
 mod tests;
 
 pub use batch::{Batch, Family, MetricType, ParsedSample, Series};
-pub use compact::{CompactBatch, SeriesView};
+pub use compact::{CompactBatch, KnownSpellings, SeriesView};
 pub use error::{Location, ParseError, ParseErrors};
 pub use names::{is_label_name, is_metric_name};
 pub use writer::{write_eof, write_families, write_openmetrics};
@@ -43,7 +43,7 @@ pub fn parse(format: PayloadFormat, body: &[u8]) -> Result<Batch, ParseErrors> {
 
 /// [`parse`] without building a [`model::Labels`] per series: the ingest hot path.
 pub fn parse_compact(format: PayloadFormat, body: &[u8]) -> Result<CompactBatch, ParseErrors> {
-    parse_with(format, body, CompactBatch::default())
+    parse_with(format, body, CompactBatch::default(), None)
 }
 
 /// [`parse_compact`] into `batch`, reusing its memory: a receiver that keeps one batch per
@@ -54,7 +54,22 @@ pub fn parse_compact_into(
     body: &[u8],
     batch: &mut CompactBatch,
 ) -> Result<(), ParseErrors> {
-    *batch = parse_with(format, body, std::mem::take(batch))?;
+    *batch = parse_with(format, body, std::mem::take(batch), None)?;
+    Ok(())
+}
+
+/// [`parse_compact_into`] for a receiver that remembers the series it has resolved: a series
+/// whose label spelling `known` has a handle for is neither decoded nor checked again, and
+/// appears in `batch` with only that handle ([`SeriesView::known`]); the others carry their
+/// spelling ([`SeriesView::spelling`]) when the format can tell it (remote-write; the text
+/// formats and JSON ignore `known`).
+pub fn parse_known_into(
+    format: PayloadFormat,
+    body: &[u8],
+    batch: &mut CompactBatch,
+    known: &dyn KnownSpellings,
+) -> Result<(), ParseErrors> {
+    *batch = parse_with(format, body, std::mem::take(batch), Some(known))?;
     Ok(())
 }
 
@@ -62,11 +77,12 @@ fn parse_with(
     format: PayloadFormat,
     body: &[u8],
     batch: CompactBatch,
+    known: Option<&dyn KnownSpellings>,
 ) -> Result<CompactBatch, ParseErrors> {
     match format {
         PayloadFormat::OpenMetrics => text::parse(body, text::Mode::Strict, batch),
         PayloadFormat::PrometheusText => text::parse(body, text::Mode::Lenient, batch),
         PayloadFormat::Json => json::parse(body, batch),
-        PayloadFormat::RemoteWrite => remote_write::parse(body, batch),
+        PayloadFormat::RemoteWrite => remote_write::parse(body, batch, known),
     }
 }

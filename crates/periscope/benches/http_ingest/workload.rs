@@ -32,6 +32,9 @@ pub struct Workload {
     /// Bodies (snappy raw blocks of a `WriteRequest`) per client; leaked so that every run can
     /// hand them to the HTTP client without copying.
     pub bodies: Vec<Vec<&'static [u8]>>,
+    /// Per client and body: whether it carries the first sample of some series (a receiver
+    /// creates series for it, the slow path; the other bodies show the steady state).
+    pub introduces: Vec<Vec<bool>>,
     /// Samples in all bodies.
     pub samples: u64,
     /// Hosts (`instance` values).
@@ -441,19 +444,22 @@ pub fn build(spec: &Spec) -> Workload {
     let clients = spec.clients.max(1);
     let batch = spec.batch.max(1);
     let group = spec.group.max(1);
-    // Per client: the time series entries of the request being filled, and their samples.
-    let mut pending: Vec<(Vec<TimeSeries>, usize)> =
-        (0..clients).map(|_| (Vec::new(), 0)).collect();
+    // Per client: the time series entries of the request being filled, their samples, and
+    // whether one of them is a series' first.
+    let mut pending: Vec<(Vec<TimeSeries>, usize, bool)> =
+        (0..clients).map(|_| (Vec::new(), 0, false)).collect();
     let mut bodies: Vec<Vec<&'static [u8]>> = vec![Vec::new(); clients];
+    let mut introduces: Vec<Vec<bool>> = vec![Vec::new(); clients];
     let mut encoder = snap::raw::Encoder::new();
     let (mut raw_bytes, mut body_bytes, mut samples) = (0u64, 0u64, 0u64);
     let (mut first_ms, mut last_ms) = (i64::MAX, i64::MIN);
-    let mut flush = |client: usize, request: &mut (Vec<TimeSeries>, usize)| {
+    let mut flush = |client: usize, request: &mut (Vec<TimeSeries>, usize, bool)| {
         let raw = WriteRequest {
             timeseries: std::mem::take(&mut request.0),
         }
         .encode_to_vec();
         request.1 = 0;
+        introduces[client].push(std::mem::take(&mut request.2));
         let body = encoder
             .compress_vec(&raw)
             .expect("snappy compresses any input");
@@ -489,6 +495,7 @@ pub fn build(spec: &Spec) -> Workload {
             samples += entry.samples.len() as u64;
             let request = &mut pending[i % clients];
             request.1 += entry.samples.len();
+            request.2 |= first == 0;
             request.0.push(entry);
             if request.1 >= batch {
                 flush(i % clients, request);
@@ -502,6 +509,7 @@ pub fn build(spec: &Spec) -> Workload {
     }
     Workload {
         bodies,
+        introduces,
         samples,
         hosts,
         raw_bytes,

@@ -8,6 +8,11 @@
 //! refills one batch so even its vectors are not allocated again. A label that repeats the
 //! previous series' (same name or value at the same position, the common case in an
 //! exposition) shares its text instead of copying it.
+//!
+//! A receiver can go further with a [`KnownSpellings`]: a parser that can tell the exact bytes
+//! spelling a series' labels (remote-write can) asks it first, and a series it knows is neither
+//! decoded nor checked again: its entry carries only the receiver's handle. Series it does not
+//! know carry their spelling, for the receiver to remember once resolved.
 
 use model::{Labels, METRIC_NAME_LABEL, Timestamp};
 
@@ -36,6 +41,18 @@ struct SeriesEntry {
     len: u32,
     /// Index of the `__name__` pair within the series.
     name_at: u32,
+    /// The handle a [`KnownSpellings`] gave for it (its labels are then not in the batch).
+    known: Option<u64>,
+    /// The bytes that spelled its labels, in `spellings`, when the parser could tell them.
+    spelling: Option<Span>,
+}
+
+/// Series a receiver has already resolved, by the exact bytes that spelled their labels in an
+/// earlier payload. Equal spellings decode to equal labels, so a known spelling needs neither
+/// decoding nor checking again.
+pub trait KnownSpellings {
+    /// The handle remembered for `spelling`, if any.
+    fn handle(&self, spelling: &[u8]) -> Option<u64>;
 }
 
 /// A parsed payload whose label text is kept in one arena (see the module docs).
@@ -48,6 +65,7 @@ pub struct CompactBatch {
     series: Vec<SeriesEntry>,
     pairs: Vec<Pair>,
     text: String,
+    spellings: Vec<u8>,
 }
 
 /// One series of a [`CompactBatch`]: its labels, sorted by name, `__name__` included.
@@ -72,6 +90,21 @@ impl<'a> SeriesView<'a> {
             .pairs
             .get(first..first + self.entry.len as usize)
             .unwrap_or_default()
+    }
+
+    /// The handle a [`KnownSpellings`] gave for this series while parsing; its labels are
+    /// then empty (the receiver knows them by the handle).
+    pub fn known(&self) -> Option<u64> {
+        self.entry.known
+    }
+
+    /// The bytes that spelled this series' labels in the payload, for a series the parser
+    /// decoded and checked and could tell them of (remote-write): a receiver remembers its
+    /// handle by them.
+    pub fn spelling(&self) -> Option<&'a [u8]> {
+        let span = self.entry.spelling?;
+        let start = span.start as usize;
+        self.batch.spellings.get(start..start + span.len as usize)
     }
 
     /// The labels as `(name, value)`, sorted by name, `__name__` included.
@@ -179,6 +212,7 @@ impl Builder {
         batch.series.clear();
         batch.pairs.clear();
         batch.text.clear();
+        batch.spellings.clear();
         Builder {
             batch,
             overflow: false,
@@ -264,8 +298,50 @@ impl Builder {
             first: index(first),
             len: index(self.batch.pairs.len() - first),
             name_at: index(name_at),
+            known: None,
+            spelling: None,
         });
         index(self.batch.series.len() - 1)
+    }
+
+    /// A series a [`KnownSpellings`] knew as `handle`, in `family`: the last one when it is the
+    /// same handle, else a new one without labels.
+    pub(crate) fn push_known(&mut self, family: u32, handle: u64) -> u32 {
+        if let Some(last) = self.batch.series.last()
+            && last.known == Some(handle)
+        {
+            return index(self.batch.series.len() - 1);
+        }
+        self.batch.series.push(SeriesEntry {
+            family,
+            first: index(self.batch.pairs.len()),
+            len: 0,
+            name_at: 0,
+            known: Some(handle),
+            spelling: None,
+        });
+        index(self.batch.series.len() - 1)
+    }
+
+    /// Records the bytes that spelled `series`' labels (the first spelling wins when two
+    /// spellings decode to the same series).
+    pub(crate) fn spelled(&mut self, series: u32, spelling: &[u8]) {
+        let start = self.batch.spellings.len();
+        let Some(entry) = self.batch.series.get_mut(series as usize) else {
+            return;
+        };
+        if entry.spelling.is_some() {
+            return;
+        }
+        if let (Ok(start32), Ok(len)) = (u32::try_from(start), u32::try_from(spelling.len()))
+            && start32.checked_add(len).is_some()
+        {
+            self.batch.spellings.extend_from_slice(spelling);
+            entry.spelling = Some(Span {
+                start: start32,
+                len,
+            });
+        }
     }
 
     fn span_text(&self, span: Span) -> &str {

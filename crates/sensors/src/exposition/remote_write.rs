@@ -13,6 +13,8 @@ mod wire;
 #[cfg(test)]
 mod reference;
 #[cfg(test)]
+mod spelling_tests;
+#[cfg(test)]
 mod wire_tests;
 
 use std::cell::RefCell;
@@ -23,7 +25,7 @@ use prost::Message as _;
 use model::METRIC_NAME_LABEL;
 
 use super::batch::MetricType;
-use super::compact::{Builder, CompactBatch};
+use super::compact::{Builder, CompactBatch, KnownSpellings};
 use super::error::{Location, ParseErrors, Problems, single};
 use super::names::{is_label_name, metric_name_problem};
 
@@ -82,7 +84,11 @@ thread_local! {
 }
 
 /// Decodes a remote-write body.
-pub(crate) fn parse(body: &[u8], batch: CompactBatch) -> Result<CompactBatch, ParseErrors> {
+pub(crate) fn parse(
+    body: &[u8],
+    batch: CompactBatch,
+    known: Option<&dyn KnownSpellings>,
+) -> Result<CompactBatch, ParseErrors> {
     if body.is_empty() {
         return Err(single(
             Location::Payload,
@@ -105,14 +111,14 @@ pub(crate) fn parse(body: &[u8], batch: CompactBatch) -> Result<CompactBatch, Pa
     }
     DECODED.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buffer) => {
-            let result = decompress_and_decode(body, decoded_len, &mut buffer, batch);
+            let result = decompress_and_decode(body, decoded_len, &mut buffer, batch, known);
             if buffer.capacity() > KEEP_BUFFER_BYTES {
                 *buffer = Vec::new();
             }
             result
         }
         // Only reentrance could get here; it costs an allocation, not a failure.
-        Err(_) => decompress_and_decode(body, decoded_len, &mut Vec::new(), batch),
+        Err(_) => decompress_and_decode(body, decoded_len, &mut Vec::new(), batch, known),
     })
 }
 
@@ -121,6 +127,7 @@ fn decompress_and_decode(
     decoded_len: usize,
     buffer: &mut Vec<u8>,
     batch: CompactBatch,
+    known: Option<&dyn KnownSpellings>,
 ) -> Result<CompactBatch, ParseErrors> {
     // Grown, never shrunk in length: no zeroing per request once it is big enough.
     if buffer.len() < decoded_len {
@@ -134,19 +141,42 @@ fn decompress_and_decode(
                 format!("snappy block is corrupt or truncated: {e}"),
             )
         })?;
-    decode(&buffer[..n], batch)
+    decode(&buffer[..n], batch, known)
 }
 
-/// Checks and converts a decompressed request, walking its protobuf encoding (`wire.rs`).
-fn decode(raw: &[u8], batch: CompactBatch) -> Result<CompactBatch, ParseErrors> {
+/// Checks and converts a decompressed request, walking its protobuf encoding (`wire.rs`). A
+/// series whose label spelling `known` has a handle for is taken by that handle, undecoded;
+/// with `known`, the other series keep their spelling for the caller to remember.
+fn decode(
+    raw: &[u8],
+    batch: CompactBatch,
+    known: Option<&dyn KnownSpellings>,
+) -> Result<CompactBatch, ParseErrors> {
     let mut problems = Problems::default();
     let mut builder = Builder::new(batch);
     // Prometheus sends one sample per time series: counting series is counting samples.
     builder.reserve(wire::count_series(raw));
     let mut last_family: Option<u32> = None;
-    wire::for_each_series(raw, |i, labels, samples| {
-        if !check_labels(i, labels, &mut problems) || samples.is_empty() || !problems.is_empty() {
-            return;
+    let mut known_family: Option<u32> = None;
+    let mut labels = Vec::new();
+    wire::for_each_series(raw, |entry| {
+        let spelling = known.and(entry.spelling());
+        if let Some(handle) = spelling.and_then(|s| known?.handle(s)) {
+            if entry.samples.is_empty() || !problems.is_empty() {
+                return Ok(());
+            }
+            let family =
+                *known_family.get_or_insert_with(|| builder.add_family("", MetricType::Unknown));
+            let series = builder.push_known(family, handle);
+            push_samples(&mut builder, series, entry);
+            return Ok(());
+        }
+        entry.labels(&mut labels)?;
+        if !check_labels(entry.index, &mut labels, &mut problems)
+            || entry.samples.is_empty()
+            || !problems.is_empty()
+        {
+            return Ok(());
         }
         let name = labels
             .iter()
@@ -158,10 +188,11 @@ fn decode(raw: &[u8], batch: CompactBatch) -> Result<CompactBatch, ParseErrors> 
         };
         last_family = Some(family);
         let series = builder.push_series(family, labels.iter().copied());
-        let line = u32::try_from(i).unwrap_or(u32::MAX);
-        for s in samples {
-            builder.sample(series, s.value, Some(s.timestamp), line);
+        if let Some(spelling) = spelling {
+            builder.spelled(series, spelling);
         }
+        push_samples(&mut builder, series, entry);
+        Ok(())
     })
     .map_err(|e| {
         single(
@@ -170,6 +201,13 @@ fn decode(raw: &[u8], batch: CompactBatch) -> Result<CompactBatch, ParseErrors> 
         )
     })?;
     builder.finish(problems)
+}
+
+fn push_samples(builder: &mut Builder, series: u32, entry: &wire::Entry<'_, '_>) {
+    let line = u32::try_from(entry.index).unwrap_or(u32::MAX);
+    for s in entry.samples {
+        builder.sample(series, s.value, Some(s.timestamp), line);
+    }
 }
 
 /// Checks a series' labels (in payload order), then sorts them by name; false (with problems
@@ -230,7 +268,7 @@ mod tests {
     }
 
     fn decode(body: &[u8]) -> Result<crate::exposition::Batch, ParseErrors> {
-        parse(body, CompactBatch::default()).map(crate::exposition::Batch::from)
+        parse(body, CompactBatch::default(), None).map(crate::exposition::Batch::from)
     }
 
     fn label(name: &str, value: &str) -> Label {

@@ -286,13 +286,49 @@ pub(super) fn count_series(raw: &[u8]) -> usize {
     n
 }
 
-/// Calls `each(index, labels, samples)` for every `TimeSeries` of the request in `raw`, labels
-/// in payload order. Stops at the first malformed byte.
+/// One `TimeSeries` of a request, walked: its samples, and its label fields not yet decoded.
+/// `'r` is the request's lifetime, `'w` the walk's (which reuses its vectors per series).
+pub(super) struct Entry<'r, 'w> {
+    /// Position of the series in the request (0-based).
+    pub index: usize,
+    /// Its samples, in payload order.
+    pub samples: &'w [Sample],
+    /// The message the label fields are in.
+    series: Reader<'r>,
+    /// Where its label fields are in `series`, adjacent fields merged.
+    label_fields: &'w [(usize, usize)],
+}
+
+impl<'r> Entry<'r, '_> {
+    /// The bytes that spell the labels (every label field, key and length included) when they
+    /// lie together, as every sender writes them; `None` when other fields come between.
+    ///
+    /// Equal bytes decode to equal labels, so a receiver may remember what it made of a
+    /// spelling and skip decoding and checking it the next time.
+    pub fn spelling(&self) -> Option<&'r [u8]> {
+        match self.label_fields {
+            [(start, end)] => Some(&self.series.buf[*start..*end]),
+            [] => Some(&[]),
+            _ => None,
+        }
+    }
+
+    /// Decodes the labels into `out`, in payload order.
+    pub fn labels(&self, out: &mut Vec<(&'r str, &'r str)>) -> Result<(), WireError> {
+        out.clear();
+        decode_labels(self.series, self.label_fields, out)
+            .map_err(|e| e.within(format_args!("timeseries[{}]", self.index)))
+    }
+}
+
+/// Calls `each` for every `TimeSeries` of the request in `raw`, in order. Stops at the first
+/// malformed byte, or at the first error `each` returns (from [`Entry::labels`]): a series'
+/// labels are only decoded when `each` asks, yet an error is still the first malformed byte's.
 pub(super) fn for_each_series<'r>(
     raw: &'r [u8],
-    mut each: impl FnMut(usize, &mut Vec<(&'r str, &'r str)>, &[Sample]),
+    mut each: impl FnMut(&Entry<'r, '_>) -> Result<(), WireError>,
 ) -> Result<(), WireError> {
-    let mut labels = Vec::new();
+    let mut label_fields = Vec::new();
     let mut samples = Vec::new();
     let mut r = Reader::new(raw);
     let mut index = 0;
@@ -302,10 +338,17 @@ pub(super) fn for_each_series<'r>(
         if field == 1 {
             let series = (|| {
                 expect(field, wire, LEN, at)?;
-                time_series(r.delimited()?, &mut labels, &mut samples)
-            })();
-            series.map_err(|e| e.within(format_args!("timeseries[{index}]")))?;
-            each(index, &mut labels, &samples);
+                r.delimited()
+            })()
+            .map_err(|e| e.within(format_args!("timeseries[{index}]")))?;
+            time_series(series, &mut label_fields, &mut samples)
+                .map_err(|e| e.within(format_args!("timeseries[{index}]")))?;
+            each(&Entry {
+                index,
+                samples: &samples,
+                series,
+                label_fields: &label_fields,
+            })?;
             index += 1;
         } else {
             r.skip(field, wire, at, RECURSION_LIMIT)?;
@@ -314,24 +357,47 @@ pub(super) fn for_each_series<'r>(
     Ok(())
 }
 
-fn time_series<'r>(
-    mut r: Reader<'r>,
-    labels: &mut Vec<(&'r str, &'r str)>,
+/// Walks one `TimeSeries`: decodes its samples and notes where its label fields are. When the
+/// message is malformed, a malformed label before the bad byte is the error reported, as a walk
+/// that decoded every label on the way would report it.
+fn time_series(
+    series: Reader<'_>,
+    label_fields: &mut Vec<(usize, usize)>,
     samples: &mut Vec<Sample>,
 ) -> Result<(), WireError> {
-    labels.clear();
+    label_fields.clear();
     samples.clear();
+    let walked = walk_time_series(series, label_fields, samples);
+    if walked.is_err() {
+        decode_labels(series, label_fields, &mut Vec::new())?;
+    }
+    walked
+}
+
+fn walk_time_series(
+    mut r: Reader<'_>,
+    label_fields: &mut Vec<(usize, usize)>,
+    samples: &mut Vec<Sample>,
+) -> Result<(), WireError> {
     while !r.at_end() {
+        let start = r.pos;
         let at = r.offset();
         let (field, wire) = r.key()?;
         match field {
+            1 if wire == LEN => {
+                // Structure only; the content is checked when the labels are decoded. A
+                // length running past the end is still an error here, at its own byte.
+                r.delimited().map_err(|e| {
+                    e.within(format_args!("labels[{}]", label_count(label_fields, r)))
+                })?;
+                match label_fields.last_mut() {
+                    Some((_, end)) if *end == start => *end = r.pos,
+                    _ => label_fields.push((start, r.pos)),
+                }
+            }
             1 => {
-                let j = labels.len();
-                let label = (|| {
-                    expect(field, wire, LEN, at)?;
-                    label(r.delimited()?)
-                })();
-                labels.push(label.map_err(|e| e.within(format_args!("labels[{j}]")))?);
+                let j = label_count(label_fields, r);
+                expect(field, wire, LEN, at).map_err(|e| e.within(format_args!("labels[{j}]")))?;
             }
             2 => {
                 let j = samples.len();
@@ -342,6 +408,45 @@ fn time_series<'r>(
                 samples.push(s.map_err(|e| e.within(format_args!("samples[{j}]")))?);
             }
             _ => r.skip(field, wire, at, RECURSION_LIMIT - 1)?,
+        }
+    }
+    Ok(())
+}
+
+/// How many label fields lie in `fields` of the message `r` walks (only for error paths).
+#[cold]
+fn label_count(fields: &[(usize, usize)], r: Reader<'_>) -> usize {
+    let mut n = 0;
+    for &(start, end) in fields {
+        let mut inner = Reader {
+            buf: &r.buf[start..end],
+            pos: 0,
+            base: r.base + start,
+        };
+        while !inner.at_end() && inner.key().is_ok() && inner.delimited().is_ok() {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Decodes the label fields at `fields` of `series` into `out` (appending).
+fn decode_labels<'r>(
+    series: Reader<'r>,
+    fields: &[(usize, usize)],
+    out: &mut Vec<(&'r str, &'r str)>,
+) -> Result<(), WireError> {
+    for &(start, end) in fields {
+        let mut r = Reader {
+            buf: &series.buf[start..end],
+            pos: 0,
+            base: series.base + start,
+        };
+        while !r.at_end() {
+            let j = out.len();
+            // Only label fields were recorded here, with their lengths already checked.
+            let label = r.key().and_then(|_| label(r.delimited()?));
+            out.push(label.map_err(|e| e.within(format_args!("labels[{j}]")))?);
         }
     }
     Ok(())

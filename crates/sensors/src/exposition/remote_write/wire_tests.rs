@@ -16,14 +16,14 @@ fn varint(mut v: u64, out: &mut Vec<u8>) {
     out.push(v as u8);
 }
 
-fn key(field: u32, wire: u8) -> Vec<u8> {
+pub(super) fn key(field: u32, wire: u8) -> Vec<u8> {
     let mut out = Vec::new();
     varint(u64::from(field) << 3 | u64::from(wire), &mut out);
     out
 }
 
 /// A length-delimited field.
-fn delimited(field: u32, content: &[u8]) -> Vec<u8> {
+pub(super) fn delimited(field: u32, content: &[u8]) -> Vec<u8> {
     let mut out = key(field, 2);
     varint(content.len() as u64, &mut out);
     out.extend_from_slice(content);
@@ -50,7 +50,7 @@ fn unknown_fields() -> Vec<u8> {
     out
 }
 
-fn label(name: &str, value: &str) -> Label {
+pub(super) fn label(name: &str, value: &str) -> Label {
     Label {
         name: name.into(),
         value: value.into(),
@@ -78,7 +78,7 @@ fn small_request() -> WriteRequest {
 /// Decodes `raw` both ways and checks they agree: the same batch, the same rule violations, or
 /// both refusing it as protobuf (in their own words). Returns the hand decoder's answer.
 fn both(raw: &[u8]) -> Result<CompactBatch, ParseErrors> {
-    let hand = decode(raw, CompactBatch::default());
+    let hand = decode(raw, CompactBatch::default(), None);
     let prost = reference::parse_decompressed(raw, CompactBatch::default());
     match (&hand, &prost) {
         (Ok(a), Ok(b)) => assert_eq!(a, b),
@@ -362,10 +362,12 @@ fn the_reused_buffer_never_leaks_a_previous_request() {
             .unwrap()
     };
     assert_eq!(
-        parse(&encode(&big), CompactBatch::default()).unwrap().len(),
+        parse(&encode(&big), CompactBatch::default(), None)
+            .unwrap()
+            .len(),
         500
     );
-    let small = parse(&encode(&small_request()), CompactBatch::default()).unwrap();
+    let small = parse(&encode(&small_request()), CompactBatch::default(), None).unwrap();
     assert_eq!(small.len(), 2);
     assert_eq!(small.series_len(), 1);
 }
@@ -386,7 +388,31 @@ fn any_label() -> impl Strategy<Value = Label> {
     (name, value).prop_map(|(name, value)| Label { name, value })
 }
 
-fn any_request() -> impl Strategy<Value = WriteRequest> {
+/// A random edit: where, which byte, and whether it replaces, is inserted, or cuts the rest.
+pub(super) type Edit = (prop::sample::Index, u8, u8);
+
+/// Random damage to an encoded request.
+pub(super) fn edits() -> impl Strategy<Value = Vec<Edit>> {
+    proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0..3u8), 1..4)
+}
+
+/// Applies `edits` to `raw`.
+pub(super) fn damage(raw: &mut Vec<u8>, edits: Vec<Edit>) {
+    for (at, byte, kind) in edits {
+        if raw.is_empty() {
+            raw.push(byte);
+            continue;
+        }
+        let i = at.index(raw.len());
+        match kind {
+            0 => raw[i] = byte,
+            1 => raw.insert(i, byte),
+            _ => raw.truncate(i),
+        }
+    }
+}
+
+pub(super) fn any_request() -> impl Strategy<Value = WriteRequest> {
     let series = (
         proptest::string::string_regex("[a-z_:]{1,3}").unwrap(),
         proptest::collection::vec(any_label(), 0..5),
@@ -423,21 +449,10 @@ proptest! {
     #[test]
     fn damaged_requests_are_judged_as_prost_judges_them(
         request in any_request(),
-        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0..3u8), 1..4),
+        edits in edits(),
     ) {
         let mut raw = request.encode_to_vec();
-        for (at, byte, kind) in edits {
-            if raw.is_empty() {
-                raw.push(byte);
-                continue;
-            }
-            let i = at.index(raw.len());
-            match kind {
-                0 => raw[i] = byte,
-                1 => raw.insert(i, byte),
-                _ => raw.truncate(i),
-            }
-        }
+        damage(&mut raw, edits);
         both(&raw).ok();
     }
 
