@@ -28,6 +28,10 @@
 //! overestimate when the groups wait for a core). Also printed: rules evaluated per CPU-second
 //! of the whole process between the first and last snapshot. The half gives up after 5 min.
 //!
+//! `PERISCOPE_BENCH_END_MS` (Unix milliseconds) pins the last scrape of Periscope's half instead
+//! of a minute before now: the head cuts its chunks at two-hour boundaries of that clock, so
+//! only with the same end do two runs read the same chunks (for comparing instruction counts).
+//!
 //! Run with `cargo bench -p periscope --bench rule_eval`. Figures: docs/benchmarks/rule-eval.md.
 
 #[path = "rule_eval/periscope.rs"]
@@ -84,7 +88,12 @@ fn run_periscope(
     passes: usize,
 ) -> Option<f64> {
     let rules = parts.len();
-    let end_ms = model::SystemClock.now().as_millis() - 60_000;
+    // Pinned, the head's chunks split at the same place in every run, so instruction counts
+    // of two builds compare; the default matches what Prometheus gets.
+    let end_ms = std::env::var("PERISCOPE_BENCH_END_MS")
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or_else(|| model::SystemClock.now().as_millis() - 60_000);
     let dir = root.join("periscope");
     let report = match periscope::run(&dir, data, rule_file, parts, end_ms, passes) {
         Ok(r) => r,

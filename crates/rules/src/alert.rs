@@ -219,20 +219,46 @@ pub enum Evaluation {
 /// Moves one alert by one evaluation at `now`. Returns the next record and the transition, if
 /// its phase or flapping mark changed. The record is the machine's whole memory.
 pub fn step(
-    mut record: AlertRecord,
+    record: AlertRecord,
     policy: &AlertPolicy,
     evaluation: &Evaluation,
     now: Timestamp,
 ) -> (AlertRecord, Option<Transition>) {
-    let failing = match evaluation {
-        Evaluation::Failing(_) => true,
-        Evaluation::Ok => false,
-        Evaluation::NoData => match policy.no_data {
+    let seen = match evaluation {
+        Evaluation::Failing(f) => Seen::Failing(f),
+        Evaluation::Ok => Seen::Ok,
+        Evaluation::NoData => Seen::NoData,
+        Evaluation::Error(_) => Seen::Error,
+    };
+    step_seen(record, policy, seen, now)
+}
+
+/// An [`Evaluation`] with its failure borrowed, so that stepping a rule's alerts copies no
+/// failure.
+#[derive(Clone, Copy)]
+enum Seen<'a> {
+    Failing(&'a Failure),
+    Ok,
+    NoData,
+    Error,
+}
+
+/// [`step`] over a borrowed evaluation.
+fn step_seen(
+    mut record: AlertRecord,
+    policy: &AlertPolicy,
+    seen: Seen<'_>,
+    now: Timestamp,
+) -> (AlertRecord, Option<Transition>) {
+    let failing = match seen {
+        Seen::Failing(_) => true,
+        Seen::Ok => false,
+        Seen::NoData => match policy.no_data {
             NoData::Failing => true,
             NoData::Ok => false,
             NoData::KeepState => return (record, None),
         },
-        Evaluation::Error(_) => return (record, None),
+        Seen::Error => return (record, None),
     };
     let from = record.phase;
     let was_flapping = record.flapping;
@@ -242,7 +268,7 @@ pub fn step(
         record.phase = AlertPhase::Inactive;
     }
     if failing {
-        on_failing(&mut record, policy, evaluation, now);
+        on_failing(&mut record, policy, seen, now);
     } else {
         on_good(&mut record, policy, now);
     }
@@ -296,17 +322,12 @@ pub fn step(
     (record, Some(transition))
 }
 
-fn on_failing(
-    record: &mut AlertRecord,
-    policy: &AlertPolicy,
-    evaluation: &Evaluation,
-    now: Timestamp,
-) {
+fn on_failing(record: &mut AlertRecord, policy: &AlertPolicy, seen: Seen<'_>, now: Timestamp) {
     record.consecutive_failing = record.consecutive_failing.saturating_add(1);
     record.consecutive_good = 0;
     record.last_failing_at = Some(now);
-    match evaluation {
-        Evaluation::Failing(f) => {
+    match seen {
+        Seen::Failing(f) => {
             record.last_value = Some(f.value);
             record.annotations = f.annotations.clone();
         }

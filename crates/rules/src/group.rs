@@ -30,15 +30,19 @@
 //! Time is an argument: `now` comes from the caller; only the duration of an evaluation is
 //! measured, with [`std::time::Instant`].
 
+mod alert_series;
 mod alerting;
+#[cfg(test)]
+mod expansion_tests;
 mod meta;
 mod native;
 mod overlay;
 mod query;
+mod staleness;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use model::alert::AlertRecord;
@@ -46,7 +50,7 @@ use model::{Labels, METRIC_NAME_LABEL, Querier};
 
 use crate::alert::{AlertPolicy, RuleStep};
 use crate::native::NativeRule;
-use crate::promql::{self, Engine, EngineOptions, Expr, Value};
+use crate::promql::{self, Engine, EngineOptions, Expr, PreparedExpr, Value};
 use crate::rulefile::{Rule, RuleGroup};
 use crate::template::{Template, TemplateError};
 
@@ -233,14 +237,14 @@ pub struct Group {
 #[derive(Debug)]
 struct GroupRule {
     name: String,
-    expr: Expr,
+    /// The expression, prepared for evaluation at every evaluation of the group.
+    expr: PreparedExpr,
     kind: Kind,
     health: Health,
     last_evaluation: Option<i64>,
     last_duration: Duration,
-    /// Series written at the last successful evaluation, by label hash: in the steady state
-    /// (the same series every time) an evaluation clones no label set to remember them.
-    previous: HashMap<u64, Labels>,
+    /// Series written at the last successful evaluation, sorted (see `staleness`).
+    previous: Vec<Labels>,
 }
 
 #[derive(Debug)]
@@ -317,12 +321,12 @@ impl Group {
             };
             rules.push(GroupRule {
                 name: rule.name().to_string(),
-                expr,
+                expr: PreparedExpr::new(expr),
                 kind,
                 health: Health::Unknown,
                 last_evaluation: None,
                 last_duration: Duration::ZERO,
-                previous: HashMap::new(),
+                previous: Vec::new(),
             });
         }
         Ok(Group {
@@ -371,12 +375,12 @@ impl Group {
                 })?;
             built.push(GroupRule {
                 name: rule.name.clone(),
-                expr,
+                expr: PreparedExpr::new(expr),
                 kind: Kind::Native(alerting),
                 health: Health::Unknown,
                 last_evaluation: None,
                 last_duration: Duration::ZERO,
-                previous: HashMap::new(),
+                previous: Vec::new(),
             });
         }
         Ok(Group {
@@ -439,7 +443,7 @@ impl Group {
     pub fn rules(&self) -> impl Iterator<Item = RuleView<'_>> {
         self.rules.iter().map(|r| RuleView {
             name: &r.name,
-            expr: &r.expr,
+            expr: r.expr.expr(),
             alerting: !matches!(r.kind, Kind::Recording { .. }),
             health: &r.health,
             last_evaluation: r.last_evaluation,
@@ -557,11 +561,9 @@ impl Group {
                 external_url: &self.external_url,
             };
             let (result, produced) = rule.evaluate(&env, parent.as_deref());
-            let start = outcome.samples.len();
             if let Some(produced) = produced {
-                outcome.samples.extend(produced);
+                overlay.add(produced);
             }
-            overlay.add(&outcome.samples[start..]);
             let duration = rule_started.elapsed();
             rule.last_duration = duration;
             rule.last_evaluation = Some(now);
@@ -589,8 +591,11 @@ impl Group {
                 external_url: &self.external_url,
             };
             let (result, samples) = meta::step(&self.name, records, &outcome.rules, &env);
+            outcome.samples = overlay.into_samples();
             outcome.samples.extend(samples);
             outcome.rules.push(result);
+        } else {
+            outcome.samples = overlay.into_samples();
         }
         outcome.duration = started.elapsed();
         outcome
@@ -638,21 +643,7 @@ impl GroupRule {
                     Some(step) => step.records.iter().filter(|r| alerting::active(r)).count(),
                     None => samples.len(),
                 };
-                let current: HashSet<u64> = samples.iter().map(|s| label_hash(&s.labels)).collect();
-                let mut ended: Vec<Labels> = Vec::new();
-                self.previous.retain(|hash, labels| {
-                    let keep = current.contains(hash);
-                    if !keep {
-                        ended.push(std::mem::take(labels));
-                    }
-                    keep
-                });
-                for s in &samples {
-                    self.previous
-                        .entry(label_hash(&s.labels))
-                        .or_insert_with(|| s.labels.clone());
-                }
-                ended.sort();
+                let ended = staleness::ended_series(&mut self.previous, &samples);
                 samples.extend(ended.into_iter().map(|labels| OutputSample {
                     labels,
                     t: env.t,
@@ -672,14 +663,6 @@ impl GroupRule {
             }
         }
     }
-}
-
-/// A 64-bit hash of a label set (a collision would at worst cost one staleness marker).
-fn label_hash(labels: &Labels) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    labels.hash(&mut h);
-    h.finish()
 }
 
 /// Why a rule's evaluation failed, and for an alerting rule the step it still made (a rule over
@@ -702,7 +685,7 @@ impl From<String> for Failure {
 fn record(
     env: &Env<'_>,
     name: &str,
-    expr: &Expr,
+    expr: &PreparedExpr,
     labels: &[(String, String)],
 ) -> Result<Vec<OutputSample>, Failure> {
     let samples: Vec<OutputSample> = query_vector(env, expr)?
@@ -744,8 +727,8 @@ fn record(
 
 /// Runs `expr` at `t` and returns its samples as (labels, value); a scalar is one sample without
 /// labels, as Prometheus' rule manager treats it.
-fn query_vector(env: &Env<'_>, expr: &Expr) -> Result<Vec<(Labels, f64)>, String> {
-    match env.engine.instant(env.querier, expr, env.t) {
+fn query_vector(env: &Env<'_>, expr: &PreparedExpr) -> Result<Vec<(Labels, f64)>, String> {
+    match env.engine.instant_prepared(env.querier, expr, env.t) {
         Ok(Value::Vector(v)) => Ok(v.into_iter().map(|s| (s.labels, s.value)).collect()),
         Ok(Value::Scalar { v, .. }) => Ok(vec![(Labels::new(), v)]),
         Ok(_) => Err("rule result is not a vector or scalar".to_string()),
@@ -778,7 +761,23 @@ fn millis(d: Duration) -> i64 {
 }
 
 /// True when two of the label sets are equal.
-fn has_duplicates<'a>(labels: impl Iterator<Item = &'a Labels>) -> bool {
-    let mut seen = HashSet::new();
-    labels.into_iter().any(|l| !seen.insert(l))
+fn has_duplicates<'a>(labels: impl ExactSizeIterator<Item = &'a Labels> + Clone) -> bool {
+    match labels.len() {
+        0 | 1 => false,
+        // A rule's result is mostly a handful of series: comparing pairs (one length and byte
+        // comparison each) is cheaper than hashing every set.
+        2..=16 => {
+            let mut rest = labels;
+            while let Some(a) = rest.next() {
+                if rest.clone().any(|b| a == b) {
+                    return true;
+                }
+            }
+            false
+        }
+        _ => {
+            let mut seen = HashSet::new();
+            labels.into_iter().any(|l| !seen.insert(l))
+        }
+    }
 }

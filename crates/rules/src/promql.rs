@@ -25,7 +25,7 @@ mod query_text;
 pub mod selectors;
 
 pub use annotations::{Annotation, Annotations};
-pub use engine::{Engine, EngineOptions};
+pub use engine::{Engine, EngineOptions, PreparedExpr};
 pub use error::EvalError;
 pub use model::query::{
     InstantSample, Matrix, Point, RangeSeries, STALE_NAN_BITS, Value, Vector, is_stale_nan,

@@ -129,6 +129,24 @@ impl Template {
         })
     }
 
+    /// The text the template always prints, when it has no action (`severity: warning`): such
+    /// a template needs no alert data to expand.
+    pub fn constant(&self) -> Option<String> {
+        self.nodes
+            .iter()
+            .map(|n| match n {
+                parse::Node::Text(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// True when the template calls `query`: its text may then change while the alert's
+    /// labels and value stay the same.
+    pub fn runs_queries(&self) -> bool {
+        calls_query(&self.nodes)
+    }
+
     /// Runs the template over one alert; `query` backs the template's `query` function.
     pub fn execute(
         &self,
@@ -137,6 +155,24 @@ impl Template {
     ) -> Result<String, TemplateError> {
         exec::execute(&self.nodes, data, query)
     }
+}
+
+/// True when a node calls the `query` function, at any depth.
+fn calls_query(nodes: &[parse::Node]) -> bool {
+    fn in_pipeline(p: &parse::Pipeline) -> bool {
+        p.cmds.iter().flat_map(|c| &c.args).any(|a| match a {
+            parse::Arg::Func(name) => name == "query",
+            parse::Arg::Sub(inner, _) => in_pipeline(inner),
+            _ => false,
+        })
+    }
+    nodes.iter().any(|n| match n {
+        parse::Node::Text(_) => false,
+        parse::Node::Action(p) => in_pipeline(p),
+        parse::Node::Branch(b) => {
+            in_pipeline(&b.pipe) || calls_query(&b.body) || calls_query(&b.otherwise)
+        }
+    })
 }
 
 /// The result of [`expand`]: the text to use, and the error if there was one.

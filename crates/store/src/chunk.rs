@@ -10,7 +10,7 @@
 //! Samples that arrive out of order (older than the chunk's newest) go to a small sorted side
 //! list, merged on read and folded back into the encoding when it grows.
 
-use crate::codec::{Reader, Truncated, put_varint};
+use crate::codec::{Reader, Truncated, put_varint, unzigzag};
 
 /// Out-of-order samples kept aside before the chunk is re-encoded with them merged in.
 const MAX_SIDE: usize = 32;
@@ -267,13 +267,12 @@ impl Chunk {
         else {
             return self.for_each_encoded(f);
         };
-        let rest = self
-            .data
-            .get(mark.pos as usize..)
-            .ok_or(Truncated { at: 0 })?;
-        let mut r = Reader::new(rest);
+        if mark.pos as usize > self.data.len() {
+            return Err(Truncated { at: 0 });
+        }
         decode_rest(
-            &mut r,
+            &self.data,
+            mark.pos as usize,
             self.count - mark.decoded,
             (mark.ts, mark.delta, mark.bits),
             f,
@@ -329,36 +328,87 @@ fn decode_encoded(
     if !f(ts, f64::from_bits(bits)) {
         return Ok(r.pos());
     }
-    decode_rest(&mut r, count - 1, (ts, 0, bits), f)?;
-    Ok(r.pos())
+    decode_rest(data, r.pos(), count - 1, (ts, 0, bits), f)
 }
 
-/// Decodes the `remaining` samples that follow the decoder state `(ts, delta, bits)`.
+/// Decodes the `remaining` samples that follow the decoder state `(ts, delta, bits)`, starting
+/// at byte `pos` of `data`; returns where the last decoded sample ends. Errors carry the byte
+/// offset in `data`, as [`Reader`] reports them.
+///
+/// Every rule evaluation decodes tens of samples per series, so this reads `data` directly:
+/// a one-byte delta-of-delta (a regular scrape) takes one comparison, and the XOR's bytes are
+/// read as one word wherever eight bytes remain.
 fn decode_rest(
-    r: &mut Reader<'_>,
+    data: &[u8],
+    mut pos: usize,
     remaining: u32,
     (mut ts, mut delta, mut bits): (i64, i64, u64),
     mut f: impl FnMut(i64, f64) -> bool,
-) -> Result<(), Truncated> {
+) -> Result<usize, Truncated> {
     for _ in 0..remaining {
-        delta = delta.wrapping_add(r.varint()?);
+        let &first = data.get(pos).ok_or(Truncated { at: pos })?;
+        pos += 1;
+        let dod = if first < 0x80 {
+            u64::from(first)
+        } else {
+            let (v, next) = uvarint_after(data, pos, first)?;
+            pos = next;
+            v
+        };
+        delta = delta.wrapping_add(unzigzag(dod));
         ts = ts.wrapping_add(delta);
-        let tag = r.u8()?;
+        let &tag = data.get(pos).ok_or(Truncated { at: pos })?;
+        pos += 1;
         if tag != 0 {
             let code = usize::from(tag - 1);
             let (lead, trail) = (code / 8, code % 8);
             if lead + trail >= 8 {
-                return Err(Truncated { at: r.pos() - 1 });
+                return Err(Truncated { at: pos - 1 });
             }
-            let mut b = [0u8; 8];
-            b[..8 - lead - trail].copy_from_slice(r.bytes(8 - lead - trail)?);
-            bits ^= u64::from_le_bytes(b) << (8 * trail);
+            let n = 8 - lead - trail;
+            let x = match data
+                .get(pos..pos + 8)
+                .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            {
+                Some(word) => u64::from_le_bytes(word) & (u64::MAX >> (64 - 8 * n)),
+                None => data
+                    .get(pos..pos + n)
+                    .ok_or(Truncated { at: pos })?
+                    .iter()
+                    .rev()
+                    .fold(0u64, |x, &b| (x << 8) | u64::from(b)),
+            };
+            pos += n;
+            bits ^= x << (8 * trail);
         }
         if !f(ts, f64::from_bits(bits)) {
             break;
         }
     }
-    Ok(())
+    Ok(pos)
+}
+
+/// The rest of an unsigned LEB128 varint at `pos` whose first byte, `first` (just before
+/// `pos`), has its high bit set; with the position after it. Fails where [`Reader::uvarint`]
+/// would.
+fn uvarint_after(data: &[u8], mut pos: usize, first: u8) -> Result<(u64, usize), Truncated> {
+    let mut v = u64::from(first & 0x7f);
+    let mut shift = 7u32;
+    loop {
+        let &b = data.get(pos).ok_or(Truncated { at: pos })?;
+        pos += 1;
+        if shift == 63 && b > 1 {
+            return Err(Truncated { at: pos });
+        }
+        v |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            return Ok((v, pos));
+        }
+        shift += 7;
+        if shift > 63 {
+            return Err(Truncated { at: pos });
+        }
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 
 mod index;
 mod newest;
+mod select;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};

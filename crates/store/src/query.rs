@@ -47,25 +47,13 @@ pub fn select(shared: &impl Source, matchers: &[Matcher], range: TimeRange) -> V
             }
         }
     }
-    let from_head = shared.head().select(matchers, range);
     if merged.is_empty() {
         // Only the head answers (recent data: every rule evaluation): no merge needed.
-        let mut series: Vec<SeriesData> = from_head
-            .into_iter()
-            .map(|(labels, mut samples)| {
-                samples.dedup_by_key(|&mut (t, _)| t);
-                let (timestamps, values) =
-                    samples.into_iter().map(|(t, v)| (Timestamp(t), v)).unzip();
-                SeriesData {
-                    labels,
-                    timestamps,
-                    values,
-                }
-            })
-            .collect();
+        let mut series = shared.head().select_series(matchers, range);
         series.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
         return series;
     }
+    let from_head = shared.head().select(matchers, range);
     for (labels, samples) in from_head {
         merged.entry(labels).or_default().extend(samples);
     }

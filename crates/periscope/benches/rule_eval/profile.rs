@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use model::{Matcher, Querier as _, TimeRange, Timestamp};
-use rules::promql::{self, Engine, EngineOptions, Expr};
+use rules::promql::{self, Engine, EngineOptions, PreparedExpr};
 use store::Store;
 
 use crate::periscope::CpuTimer;
@@ -16,9 +16,10 @@ use crate::workload::Parts;
 pub struct Profile {
     /// `Store::select` of each rule's series over its lookback or range.
     pub select: [Duration; 2],
-    /// The evaluator on the expression without its comparison.
+    /// The evaluator on the expression without its comparison (prepared, as a group prepares
+    /// its rules' expressions).
     pub inner: [Duration; 2],
-    /// The evaluator on the whole expression.
+    /// The evaluator on the whole expression (prepared).
     pub expr: [Duration; 2],
     /// Rules of each shape.
     pub rules: [usize; 2],
@@ -34,7 +35,7 @@ fn shape(p: &Parts) -> usize {
 pub fn run(store: &Store, parts: &[Parts], t: i64) -> Result<Profile, String> {
     let mut profile = Profile::default();
     let engine = Engine::new(EngineOptions::default());
-    let parsed: Vec<(Vec<Matcher>, Expr, Expr)> = parts
+    let parsed: Vec<(Vec<Matcher>, PreparedExpr, PreparedExpr)> = parts
         .iter()
         .map(|p| {
             let matchers = p
@@ -42,7 +43,11 @@ pub fn run(store: &Store, parts: &[Parts], t: i64) -> Result<Profile, String> {
                 .iter()
                 .map(|(k, v)| Matcher::equal(*k, v.as_str()))
                 .collect();
-            let parse = |text: &str| promql::parse(text).map_err(|e| format!("{text}: {e}"));
+            let parse = |text: &str| {
+                promql::parse(text)
+                    .map(PreparedExpr::new)
+                    .map_err(|e| format!("{text}: {e}"))
+            };
             Ok((matchers, parse(&p.inner)?, parse(&p.expr)?))
         })
         .collect::<Result<_, String>>()?;
@@ -68,7 +73,7 @@ pub fn run(store: &Store, parts: &[Parts], t: i64) -> Result<Profile, String> {
         let cpu = CpuTimer::start();
         for (p, (_, inner, _)) in rules() {
             let value = engine
-                .instant(store, inner, t)
+                .instant_prepared(store, inner, t)
                 .map_err(|e| format!("{}: {e}", p.inner))?;
             std::hint::black_box(value);
         }
@@ -76,7 +81,7 @@ pub fn run(store: &Store, parts: &[Parts], t: i64) -> Result<Profile, String> {
         let cpu = CpuTimer::start();
         for (p, (_, _, expr)) in rules() {
             let value = engine
-                .instant(store, expr, t)
+                .instant_prepared(store, expr, t)
                 .map_err(|e| format!("{}: {e}", p.expr))?;
             std::hint::black_box(value);
         }

@@ -1,12 +1,12 @@
 //! One rule at one evaluation: the set of failing instances in, every alert of the rule moved
 //! one step; and dependencies, which keep a child's new alerts quiet while a parent fires.
 
-use std::collections::BTreeMap;
+use std::cmp::Ordering;
 
 use model::alert::{AlertKey, AlertPhase, AlertRecord, Change, StateBatch, Transition};
 use model::{Labels, Timestamp};
 
-use super::{AlertPolicy, Evaluation, Failure, step};
+use super::{AlertPolicy, Failure, Seen, step_seen};
 
 /// What one evaluation of a rule found.
 #[derive(Clone, Debug, PartialEq)]
@@ -64,73 +64,127 @@ pub fn step_rule(
     rule: &str,
     policy: &AlertPolicy,
     outcome: &RuleOutcome,
-    records: Vec<AlertRecord>,
+    mut records: Vec<AlertRecord>,
     now: Timestamp,
 ) -> RuleStep {
-    let mut health = None;
-    let mut alerts: BTreeMap<AlertKey, (AlertRecord, bool)> = records
-        .into_iter()
-        .map(|r| (r.key.clone(), (r, true)))
-        .collect();
-    let mut failing: BTreeMap<AlertKey, &Failure> = BTreeMap::new();
-    match outcome {
+    sort_records(&mut records);
+    let failures = match outcome {
         RuleOutcome::Error(message) => {
             return RuleStep {
-                records: alerts.into_values().map(|(r, _)| r).collect(),
+                records,
                 health: Some(message.clone()),
                 ..RuleStep::default()
             };
         }
-        RuleOutcome::Failing(failures) => {
-            for f in failures {
-                let key = AlertKey::new(rule, f.labels.clone());
-                if failing.contains_key(&key) {
-                    health = Some(format!(
-                        "two failing instances of {key}: after the rule's labels are added, \
-                         instances must still have different labels (the first one is used)"
-                    ));
-                    continue;
-                }
-                failing.insert(key, f);
-            }
-        }
         RuleOutcome::NoData { labels } => {
+            // Every alert gets the no-data evaluation, and so does the one for `labels`.
             let key = AlertKey::new(rule, labels.clone());
-            alerts
-                .entry(key.clone())
-                .or_insert_with(|| (AlertRecord::new(key, now), false));
+            let created = match records.binary_search_by(|r| r.key.cmp(&key)) {
+                Ok(_) => None,
+                Err(at) => {
+                    records.insert(at, AlertRecord::new(key, now));
+                    Some(at)
+                }
+            };
+            let mut result = RuleStep::default();
+            for (i, record) in records.into_iter().enumerate() {
+                let existed = created != Some(i);
+                push_step(&mut result, record, existed, policy, Seen::NoData, now);
+            }
+            return result;
         }
-    }
-    for key in failing.keys() {
-        alerts
-            .entry(key.clone())
-            .or_insert_with(|| (AlertRecord::new(key.clone(), now), false));
-    }
+        RuleOutcome::Failing(failures) => failures,
+    };
 
+    // The failing instances in key order (they all share `rule`, so label order); of
+    // instances with the same labels the first is used.
+    let mut failing: Vec<(usize, &Failure)> = failures.iter().enumerate().collect();
+    failing.sort_by(|a, b| a.1.labels.cmp(&b.1.labels));
+    let mut last_duplicate: Option<usize> = None;
+    failing.dedup_by(|later, earlier| {
+        let duplicate = later.1.labels == earlier.1.labels;
+        if duplicate {
+            last_duplicate = last_duplicate.max(Some(later.0));
+        }
+        duplicate
+    });
     let mut result = RuleStep {
-        health,
+        health: last_duplicate.map(|i| {
+            let key = AlertKey::new(rule, failures[i].labels.clone());
+            format!(
+                "two failing instances of {key}: after the rule's labels are added, \
+                 instances must still have different labels (the first one is used)"
+            )
+        }),
         ..RuleStep::default()
     };
-    for (key, (record, existed)) in alerts {
-        let evaluation = match outcome {
-            RuleOutcome::NoData { .. } => Evaluation::NoData,
-            _ => match failing.get(&key) {
-                Some(f) => Evaluation::Failing((*f).clone()),
-                None => Evaluation::Ok,
-            },
+
+    // Every remembered alert and every failing instance, merged in key order.
+    let mut records = records.into_iter().peekable();
+    let mut failing = failing.into_iter().map(|(_, f)| f).peekable();
+    loop {
+        let order = match (records.peek(), failing.peek()) {
+            (Some(r), Some(f)) => r
+                .key
+                .rule
+                .as_str()
+                .cmp(rule)
+                .then_with(|| r.key.labels.cmp(&f.labels)),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => break,
         };
-        let (record, transition) = step(record, policy, &evaluation, now);
-        result.transitions.extend(transition);
-        let forgettable = record.phase == AlertPhase::Inactive
-            && !record.flapping
-            && !record.history.any_failing();
-        if !forgettable {
-            result.records.push(record);
-        } else if existed {
-            result.removed.push(key);
-        }
+        let (record, existed, failure) = match order {
+            Ordering::Less => (records.next(), true, None),
+            Ordering::Equal => (records.next(), true, failing.next()),
+            Ordering::Greater => {
+                let f = failing.next();
+                let new = f.map(|f| AlertRecord::new(AlertKey::new(rule, f.labels.clone()), now));
+                (new, false, f)
+            }
+        };
+        let Some(record) = record else { break };
+        let seen = failure.map_or(Seen::Ok, Seen::Failing);
+        push_step(&mut result, record, existed, policy, seen, now);
     }
     result
+}
+
+/// Sorts records by key, keeping the last of records with the same key (as collecting them
+/// into a map did); records a rule kept are sorted already.
+fn sort_records(records: &mut Vec<AlertRecord>) {
+    if records.windows(2).all(|w| w[0].key < w[1].key) {
+        return;
+    }
+    records.sort_by(|a, b| a.key.cmp(&b.key));
+    records.dedup_by(|later, earlier| {
+        let same = later.key == earlier.key;
+        if same {
+            std::mem::swap(later, earlier);
+        }
+        same
+    });
+}
+
+/// Steps one alert and files the outcome: the record kept, or its key removed when nothing
+/// is left to remember (only for an alert that existed before).
+fn push_step(
+    result: &mut RuleStep,
+    record: AlertRecord,
+    existed: bool,
+    policy: &AlertPolicy,
+    seen: Seen<'_>,
+    now: Timestamp,
+) {
+    let (record, transition) = step_seen(record, policy, seen, now);
+    result.transitions.extend(transition);
+    let forgettable =
+        record.phase == AlertPhase::Inactive && !record.flapping && !record.history.any_failing();
+    if !forgettable {
+        result.records.push(record);
+    } else if existed {
+        result.removed.push(record.key);
+    }
 }
 
 /// Keeps a child's new problem quiet because its parent `parent` is firing.

@@ -440,6 +440,41 @@ fn instances_with_the_same_labels_are_reported_as_unhealthy() {
 }
 
 #[test]
+fn records_handed_back_in_any_order_are_stepped_once_each_in_label_order() {
+    let p = AlertPolicy::default();
+    let all = failing(&[("c", 0.0), ("a", 0.0), ("b", 0.0)]);
+    let s0 = step_rule("Up", &p, &all, vec![], at_min(0));
+    let mut restored = s0.records;
+    restored.reverse();
+    // The same alert twice, as a careless restore could hand it back.
+    restored.push(restored[0].clone());
+    let s1 = step_rule(
+        "Up",
+        &p,
+        &failing(&[("d", 0.0), ("b", 0.0)]),
+        restored,
+        at_min(1),
+    );
+    assert_eq!(
+        phases(&s1),
+        [
+            ("a".into(), Resolved),
+            ("b".into(), Firing),
+            ("c".into(), Resolved),
+            ("d".into(), Firing)
+        ]
+    );
+    assert_eq!(
+        moves(&s1),
+        [
+            (Firing, Resolved, true),
+            (Firing, Resolved, true),
+            (Inactive, Firing, true)
+        ]
+    );
+}
+
+#[test]
 fn restart_keeps_pending_start_and_firing_since() {
     let p = policy("policy for=5m");
     let s0 = step_rule("DiskFull", &p, &failing(&[("a", 91.0)]), vec![], at_min(0));

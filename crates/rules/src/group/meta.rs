@@ -10,7 +10,8 @@ use model::alert::{AlertRecord, Annotations};
 use model::level::Level;
 use model::{Labels, Timestamp};
 
-use super::alerting::{active, alert_samples};
+use super::alert_series::alert_samples;
+use super::alerting::active;
 use super::{ALERT_NAME_LABEL, Env, Health, OutputSample, RuleResult};
 use crate::alert::{AlertPolicy, Failure, RuleOutcome, step_rule};
 use crate::native::{LEVEL_LABEL, RULE_FAILING_ALERT};

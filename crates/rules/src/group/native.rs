@@ -15,12 +15,13 @@ use model::alert::{AlertKey, AlertPhase, AlertRecord, Annotations};
 use model::level::Level;
 use model::{Labels, METRIC_NAME_LABEL, Timestamp};
 
-use super::alerting::{active, alert_samples, expand};
+use super::alert_series::alert_samples;
+use super::alerting::{active, expand};
 use super::query::EngineTemplateQuery;
 use super::{ALERT_NAME_LABEL, Env, Failure, OutputSample, query_vector};
 use crate::alert::{self, AlertPolicy, Evaluation, RuleStep, suppress_for_parent};
 use crate::native::{LEVEL_LABEL, NativeRule, Test, absent_labels};
-use crate::promql::{self, Expr};
+use crate::promql::{self, Expr, PreparedExpr};
 use crate::template::{AlertData, Template};
 
 /// How the series a Periscope rule found changed from one evaluation to the next. The rule
@@ -46,7 +47,7 @@ impl SeenChange {
 pub(super) struct NativeAlerting {
     name: String,
     policy: AlertPolicy,
-    conditions: Vec<(Expr, Test, bool)>,
+    conditions: Vec<(PreparedExpr, Test, bool)>,
     /// Labels of the alert for a rule that never found anything.
     absent: Labels,
     labels: Vec<(String, Template)>,
@@ -65,11 +66,11 @@ impl NativeAlerting {
         let mut conditions = Vec::new();
         for c in &rule.conditions {
             let expr = promql::parse(&c.expr).map_err(|e| format!("{}: {e}", c.expr))?;
-            conditions.push((expr, c.test.clone(), c.complete));
+            conditions.push((PreparedExpr::new(expr), c.test.clone(), c.complete));
         }
         let first = conditions
             .first()
-            .map(|(e, _, _)| e.clone())
+            .map(|(e, _, _)| e.expr().clone())
             .ok_or_else(|| "no condition".to_string())?;
         let parse = |map: &BTreeMap<String, String>| {
             map.iter()

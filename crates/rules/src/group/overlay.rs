@@ -11,48 +11,105 @@ use model::{
 };
 
 use super::OutputSample;
-use crate::promqltest::MemoryQuerier;
 
 /// A querier that answers from `base` and the samples added so far (which win at equal times).
 ///
-/// Added samples are kept per metric name, so a selector with a metric name (nearly all of
-/// them) looks only at the series of that name: a group of ten thousand recording rules must
-/// not scan every earlier rule's output for each query.
+/// The overlay owns the samples the group produced (its caller takes them back with
+/// [`Overlay::into_samples`]) and remembers where each metric name's samples are, so a
+/// selector with a metric name (nearly all of them) looks only at the samples of that name: a
+/// group of ten thousand recording rules must not scan every earlier rule's output for each
+/// query. Most outputs (`ALERTS`, `ALERTS_FOR_STATE`) are never queried, so adding a sample
+/// only notes its position; the answer is built when a query asks.
 pub(super) struct Overlay<'a> {
     base: &'a dyn Querier,
-    by_name: HashMap<String, MemoryQuerier>,
+    samples: Vec<OutputSample>,
+    /// Positions in `samples` by metric name (empty for samples without one).
+    by_name: HashMap<Box<str>, Vec<usize>>,
 }
 
 impl<'a> Overlay<'a> {
     pub(super) fn new(base: &'a dyn Querier) -> Self {
         Overlay {
             base,
+            samples: Vec::new(),
             by_name: HashMap::new(),
         }
     }
 
     /// Makes `samples` visible to the following queries.
-    pub(super) fn add(&mut self, samples: &[OutputSample]) {
+    pub(super) fn add(&mut self, samples: Vec<OutputSample>) {
         for s in samples {
             let name = s.labels.metric_name().unwrap_or_default();
-            let bucket = match self.by_name.get_mut(name) {
-                Some(b) => b,
-                None => self.by_name.entry(name.to_string()).or_default(),
-            };
-            bucket.add_sample(&s.labels, s.t, s.value);
+            let at = self.samples.len();
+            match self.by_name.get_mut(name) {
+                Some(positions) => positions.push(at),
+                None => {
+                    self.by_name.insert(name.into(), vec![at]);
+                }
+            }
+            self.samples.push(s);
         }
     }
 
-    /// The buckets a query with these matchers may need.
-    fn buckets<'s>(&'s self, matchers: &[Matcher]) -> Vec<&'s MemoryQuerier> {
+    /// Every sample added, in the order added.
+    pub(super) fn into_samples(self) -> Vec<OutputSample> {
+        self.samples
+    }
+
+    /// The added samples a query with these matchers may need, in the order added.
+    fn candidates(&self, matchers: &[Matcher]) -> Vec<&OutputSample> {
         let name = matchers.iter().find_map(|m| match &m.op {
             MatchOp::Equal(v) if m.name == METRIC_NAME_LABEL => Some(v.as_str()),
             _ => None,
         });
         match name {
-            Some(n) => self.by_name.get(n).into_iter().collect(),
-            None => self.by_name.values().collect(),
+            Some(n) => self.by_name.get(n).map_or_else(Vec::new, |positions| {
+                positions.iter().map(|&i| &self.samples[i]).collect()
+            }),
+            None => self.samples.iter().collect(),
         }
+    }
+
+    /// The added samples that match and lie in `range`, sorted by labels and, within a series,
+    /// in the order added.
+    fn matching(&self, matchers: &[Matcher], range: TimeRange) -> Vec<&OutputSample> {
+        if range.start > range.end {
+            return Vec::new();
+        }
+        let mut found: Vec<&OutputSample> = self
+            .candidates(matchers)
+            .into_iter()
+            .filter(|s| {
+                range.start.0 <= s.t
+                    && s.t <= range.end.0
+                    && Matcher::all_match(matchers, &s.labels)
+            })
+            .collect();
+        // Stable: a later sample of a series at the same time must still come later.
+        found.sort_by(|a, b| a.labels.cmp(&b.labels));
+        found
+    }
+
+    /// The added samples as series (one per label set, samples by time, the one added last
+    /// winning at equal times), sorted by labels.
+    fn added_series(&self, matchers: &[Matcher], range: TimeRange) -> Vec<SeriesData> {
+        let found = self.matching(matchers, range);
+        let mut out: Vec<SeriesData> = Vec::new();
+        for group in found.chunk_by(|a, b| a.labels == b.labels) {
+            let mut points: Vec<(i64, f64)> = Vec::with_capacity(group.len());
+            for s in group {
+                match points.binary_search_by_key(&s.t, |p| p.0) {
+                    Ok(i) => points[i].1 = s.value,
+                    Err(i) => points.insert(i, (s.t, s.value)),
+                }
+            }
+            out.push(SeriesData {
+                labels: group[0].labels.clone(),
+                timestamps: points.iter().map(|p| Timestamp(p.0)).collect(),
+                values: points.iter().map(|p| p.1).collect(),
+            });
+        }
+        out
     }
 }
 
@@ -62,11 +119,12 @@ impl Querier for Overlay<'_> {
         matchers: &[Matcher],
         range: TimeRange,
     ) -> Result<Vec<SeriesData>, StoreError> {
-        let mut out = self.base.select(matchers, range)?;
-        for bucket in self.buckets(matchers) {
-            out = merge(out, bucket.select(matchers, range)?);
+        let out = self.base.select(matchers, range)?;
+        let added = self.added_series(matchers, range);
+        if added.is_empty() {
+            return Ok(out);
         }
-        Ok(out)
+        Ok(merge(out, added))
     }
 
     fn label_names(
@@ -75,8 +133,8 @@ impl Querier for Overlay<'_> {
         range: TimeRange,
     ) -> Result<Vec<String>, StoreError> {
         let mut names = self.base.label_names(matchers, range)?;
-        for bucket in self.buckets(matchers) {
-            names.extend(bucket.label_names(matchers, range)?);
+        for s in self.matching(matchers, range) {
+            names.extend(s.labels.iter().map(|(n, _)| n.to_string()));
         }
         names.sort();
         names.dedup();
@@ -90,8 +148,8 @@ impl Querier for Overlay<'_> {
         range: TimeRange,
     ) -> Result<Vec<String>, StoreError> {
         let mut values = self.base.label_values(name, matchers, range)?;
-        for bucket in self.buckets(matchers) {
-            values.extend(bucket.label_values(name, matchers, range)?);
+        for s in self.matching(matchers, range) {
+            values.extend(s.labels.get(name).map(str::to_string));
         }
         values.sort();
         values.dedup();

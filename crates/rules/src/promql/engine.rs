@@ -13,9 +13,11 @@ mod binary;
 mod fetch;
 
 pub(super) use fetch::matcher_sets;
+pub use prepared::PreparedExpr;
 mod info;
 pub(in crate::promql) mod labels;
 mod modifiers;
+mod prepared;
 mod subquery;
 #[cfg(test)]
 mod tests;
@@ -89,7 +91,7 @@ impl Engine {
         t: i64,
     ) -> Result<(Value, Annotations), EvalError> {
         let expr = info::with_info_selectors(expr)?;
-        let ev = Evaluator::prepare(self.options, querier, &expr, t, t, 0)?;
+        let ev = Evaluator::prepare(self.options, querier, &expr, t, t, 0, &[])?;
         let mut value = ev.eval(&expr, t)?;
         crate::promql::name_drop::finish_value(&mut value)?;
         Ok((value, ev.notes.take()))
@@ -151,7 +153,7 @@ impl Engine {
             }
         }
         let expr = info::with_info_selectors(expr)?;
-        let ev = Evaluator::prepare(self.options, querier, &expr, start, end, step)?;
+        let ev = Evaluator::prepare(self.options, querier, &expr, start, end, step, &[])?;
         let mut out: Matrix = Vec::new();
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let mut points = 0usize;
@@ -254,7 +256,8 @@ pub(super) struct Evaluator {
 const SORTING_FUNCTIONS: [&str; 4] = ["sort", "sort_desc", "sort_by_label", "sort_by_label_desc"];
 
 impl Evaluator {
-    /// Fetches every selector's data for a query evaluated at instants in `[start, end]`.
+    /// Fetches every selector's data for a query evaluated at instants in `[start, end]`;
+    /// `known` has the matchers of (some of) its selectors converted already.
     fn prepare(
         options: EngineOptions,
         querier: &dyn Querier,
@@ -262,6 +265,7 @@ impl Evaluator {
         start: i64,
         end: i64,
         step: i64,
+        known: &prepared::KnownMatchers,
     ) -> Result<Self, EvalError> {
         let mut ev = Evaluator {
             options,
@@ -272,7 +276,7 @@ impl Evaluator {
             subqueries: subquery::Cache::default(),
             notes: Notes::default(),
         };
-        ev.data = fetch::fetch_all(&ev, querier, expr)?;
+        ev.data = fetch::fetch_all(&ev, querier, expr, known)?;
         Ok(ev)
     }
 

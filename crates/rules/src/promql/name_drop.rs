@@ -39,10 +39,9 @@ pub(crate) fn unmark(labels: &mut Labels) {
 
 /// Carries out a mark: removes the name, type, unit and the mark itself.
 pub(crate) fn finish(labels: &mut Labels) {
-    if labels.remove(DROP_NAME_LABEL).is_some() {
-        for l in NAME_LABELS {
-            labels.remove(l);
-        }
+    if is_marked(labels) {
+        // One pass (one new label set), not one removal per label.
+        labels.retain(|name, _| name != DROP_NAME_LABEL && !NAME_LABELS.contains(&name));
     }
 }
 

@@ -1,7 +1,14 @@
 //! The executor of alert templates: walks the parsed tree over one alert's data.
+//!
+//! Templates run for every active alert at every evaluation, so the executor borrows what it
+//! can: the predeclared variables stand for the alert's data until a template assigns one,
+//! and `$labels.job` looks the label up in the alert's labels instead of copying the label set
+//! first (see [`Reached`]).
+
+use std::collections::BTreeMap;
 
 use super::funcs::{self, Ctx};
-use super::parse::{Arg, Branch, BranchKind, Command, Node, Pipeline};
+use super::parse::{Arg, Branch, BranchKind, Command, Node, PREDECLARED, Pipeline};
 use super::value::Value;
 use super::{AlertData, Pos, TemplateError, TemplateQuery};
 
@@ -21,16 +28,8 @@ pub(crate) fn execute(
             external_url: &data.external_url,
             query,
         },
-        vars: vec![
-            ("$".into(), Value::Alert),
-            ("$labels".into(), Value::Map(data.labels.clone())),
-            (
-                "$externalLabels".into(),
-                Value::Map(data.external_labels.clone()),
-            ),
-            ("$externalURL".into(), Value::Str(data.external_url.clone())),
-            ("$value".into(), Value::Float(data.value)),
-        ],
+        predeclared: Default::default(),
+        vars: Vec::new(),
         out: String::new(),
     };
     state.list(nodes, &Value::Alert)?;
@@ -40,9 +39,32 @@ pub(crate) fn execute(
 struct State<'a> {
     data: &'a AlertData,
     ctx: Ctx<'a>,
-    /// Variables in scope, innermost last; a name may repeat (shadowing).
-    vars: Vec<(String, Value)>,
+    /// The values assigned to the predeclared variables (in [`PREDECLARED`] order); `None`
+    /// while a variable still holds what the alert's data says.
+    predeclared: [Option<Value>; PREDECLARED.len()],
+    /// Variables declared by the template, innermost last; a name may repeat (shadowing).
+    /// They shadow the predeclared ones, which live in the outermost scope.
+    vars: Vec<(&'a str, Value)>,
     out: String,
+}
+
+/// A value an operand reached while following its fields: borrowed from the alert's data or
+/// a variable while it can be, so `$labels.job` copies one string, not the label set.
+enum Reached<'v> {
+    Borrowed(&'v Value),
+    /// A label set of the alert's data (`$labels`, `.Labels`, `$externalLabels`).
+    Map(&'v BTreeMap<String, String>),
+    Owned(Value),
+}
+
+impl Reached<'_> {
+    fn into_value(self) -> Value {
+        match self {
+            Reached::Borrowed(v) => v.clone(),
+            Reached::Map(m) => Value::Map(m.clone()),
+            Reached::Owned(v) => v,
+        }
+    }
 }
 
 fn fail(pos: Pos, message: impl Into<String>) -> TemplateError {
@@ -52,15 +74,18 @@ fn fail(pos: Pos, message: impl Into<String>) -> TemplateError {
     }
 }
 
-impl State<'_> {
-    fn list(&mut self, nodes: &[Node], dot: &Value) -> Result<(), TemplateError> {
+impl<'a> State<'a> {
+    fn list(&mut self, nodes: &'a [Node], dot: &Value) -> Result<(), TemplateError> {
         for node in nodes {
             match node {
                 Node::Text(t) => self.out.push_str(t),
                 Node::Action(pipe) => {
                     let v = self.pipeline(pipe, dot)?;
                     if pipe.vars.is_empty() {
-                        self.out.push_str(&v.display());
+                        match &v {
+                            Value::Str(s) => self.out.push_str(s),
+                            other => self.out.push_str(&other.display()),
+                        }
                     }
                 }
                 Node::Branch(b) => self.branch(b, dot)?,
@@ -69,7 +94,7 @@ impl State<'_> {
         Ok(())
     }
 
-    fn branch(&mut self, b: &Branch, dot: &Value) -> Result<(), TemplateError> {
+    fn branch(&mut self, b: &'a Branch, dot: &Value) -> Result<(), TemplateError> {
         let mark = self.vars.len();
         let result = match b.kind {
             BranchKind::If | BranchKind::With => {
@@ -88,7 +113,7 @@ impl State<'_> {
         result
     }
 
-    fn range(&mut self, b: &Branch, dot: &Value) -> Result<(), TemplateError> {
+    fn range(&mut self, b: &'a Branch, dot: &Value) -> Result<(), TemplateError> {
         let v = self.pipeline_value(&b.pipe, dot)?;
         let items: Vec<(Value, Value)> = match v {
             Value::Samples(s) => s
@@ -130,10 +155,10 @@ impl State<'_> {
             self.vars.truncate(mark);
             match b.pipe.vars.as_slice() {
                 [] => {}
-                [one] => self.vars.push((one.clone(), item.clone())),
+                [one] => self.vars.push((one, item.clone())),
                 [k, v, ..] => {
-                    self.vars.push((k.clone(), key));
-                    self.vars.push((v.clone(), item.clone()));
+                    self.vars.push((k, key));
+                    self.vars.push((v, item.clone()));
                 }
             }
             self.list(&b.body, &item)?;
@@ -142,7 +167,7 @@ impl State<'_> {
     }
 
     /// Evaluates a pipeline's commands without touching its variables.
-    fn pipeline_value(&mut self, pipe: &Pipeline, dot: &Value) -> Result<Value, TemplateError> {
+    fn pipeline_value(&mut self, pipe: &'a Pipeline, dot: &Value) -> Result<Value, TemplateError> {
         let mut prev = None;
         for cmd in &pipe.cmds {
             prev = Some(self.command(cmd, dot, prev)?);
@@ -151,15 +176,17 @@ impl State<'_> {
     }
 
     /// Evaluates a pipeline and declares or assigns its variables.
-    fn pipeline(&mut self, pipe: &Pipeline, dot: &Value) -> Result<Value, TemplateError> {
+    fn pipeline(&mut self, pipe: &'a Pipeline, dot: &Value) -> Result<Value, TemplateError> {
         let v = self.pipeline_value(pipe, dot)?;
         if let Some(name) = pipe.vars.first() {
             if pipe.assign {
                 if let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == name) {
                     slot.1 = v.clone();
+                } else if let Some(i) = PREDECLARED.iter().position(|p| p == name) {
+                    self.predeclared[i] = Some(v.clone());
                 }
             } else {
-                self.vars.push((name.clone(), v.clone()));
+                self.vars.push((name, v.clone()));
             }
         }
         Ok(v)
@@ -167,7 +194,7 @@ impl State<'_> {
 
     fn command(
         &mut self,
-        cmd: &Command,
+        cmd: &'a Command,
         dot: &Value,
         prev: Option<Value>,
     ) -> Result<Value, TemplateError> {
@@ -186,20 +213,19 @@ impl State<'_> {
         self.operand(&cmd.args[0], dot, cmd.pos)
     }
 
-    fn operand(&mut self, arg: &Arg, dot: &Value, pos: Pos) -> Result<Value, TemplateError> {
+    fn operand(&mut self, arg: &'a Arg, dot: &Value, pos: Pos) -> Result<Value, TemplateError> {
         let (base, fields) = match arg {
-            Arg::Dot(fields) => (dot.clone(), fields.as_slice()),
+            Arg::Dot(fields) => (Reached::Borrowed(dot), fields.as_slice()),
             Arg::Var(name, fields) => {
                 let v = self
-                    .vars
-                    .iter()
-                    .rev()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, v)| v.clone());
-                let v = v.ok_or_else(|| fail(pos, format!("undefined variable {name:?}")))?;
+                    .variable(name)
+                    .ok_or_else(|| fail(pos, format!("undefined variable {name:?}")))?;
                 (v, fields.as_slice())
             }
-            Arg::Sub(pipe, fields) => (self.pipeline_value(pipe, dot)?, fields.as_slice()),
+            Arg::Sub(pipe, fields) => (
+                Reached::Owned(self.pipeline_value(pipe, dot)?),
+                fields.as_slice(),
+            ),
             Arg::Str(s) => return Ok(Value::Str(s.clone())),
             Arg::Num(super::lex::Number::Int(i)) => return Ok(Value::Int(*i)),
             Arg::Num(super::lex::Number::Float(f)) => return Ok(Value::Float(*f)),
@@ -212,28 +238,54 @@ impl State<'_> {
         };
         let mut cur = base;
         for f in fields {
-            cur = self.field(&cur, f).map_err(|m| fail(pos, m))?;
+            cur = self.field(cur, f).map_err(|m| fail(pos, m))?;
         }
-        Ok(cur)
+        Ok(cur.into_value())
     }
 
-    fn field(&self, v: &Value, name: &str) -> Result<Value, String> {
-        match v {
+    /// The variable `name`: the innermost declared one, else a predeclared one.
+    fn variable(&self, name: &str) -> Option<Reached<'_>> {
+        if let Some((_, v)) = self.vars.iter().rev().find(|(n, _)| *n == name) {
+            return Some(Reached::Borrowed(v));
+        }
+        let i = PREDECLARED.iter().position(|p| *p == name)?;
+        if let Some(v) = &self.predeclared[i] {
+            return Some(Reached::Borrowed(v));
+        }
+        Some(match PREDECLARED[i] {
+            "$labels" => Reached::Map(&self.data.labels),
+            "$externalLabels" => Reached::Map(&self.data.external_labels),
+            "$externalURL" => Reached::Owned(Value::Str(self.data.external_url.clone())),
+            "$value" => Reached::Owned(Value::Float(self.data.value)),
+            _ => Reached::Owned(Value::Alert),
+        })
+    }
+
+    fn field<'v>(&'v self, v: Reached<'v>, name: &str) -> Result<Reached<'v>, String> {
+        let value = match v {
+            Reached::Map(m) => return Ok(Reached::Owned(map_field(m, name))),
+            Reached::Borrowed(Value::Sample(s)) if name == "Labels" => {
+                return Ok(Reached::Map(&s.labels));
+            }
+            Reached::Owned(Value::Sample(s)) if name == "Labels" => {
+                return Ok(Reached::Owned(Value::Map(s.labels)));
+            }
+            Reached::Borrowed(v) => v,
+            Reached::Owned(ref v) => v,
+        };
+        match value {
             Value::Alert => match name {
-                "Labels" => Ok(Value::Map(self.data.labels.clone())),
-                "ExternalLabels" => Ok(Value::Map(self.data.external_labels.clone())),
-                "ExternalURL" => Ok(Value::Str(self.data.external_url.clone())),
-                "Value" => Ok(Value::Float(self.data.value)),
+                "Labels" => Ok(Reached::Map(&self.data.labels)),
+                "ExternalLabels" => Ok(Reached::Map(&self.data.external_labels)),
+                "ExternalURL" => Ok(Reached::Owned(Value::Str(self.data.external_url.clone()))),
+                "Value" => Ok(Reached::Owned(Value::Float(self.data.value))),
                 _ => Err(format!(
                     "can't evaluate field {name} in the alert data (it has Labels, ExternalLabels, ExternalURL and Value)"
                 )),
             },
-            Value::Map(m) => Ok(m
-                .get(name)
-                .map_or(Value::Missing, |s| Value::Str(s.clone()))),
+            Value::Map(m) => Ok(Reached::Owned(map_field(m, name))),
             Value::Sample(s) => match name {
-                "Labels" => Ok(Value::Map(s.labels.clone())),
-                "Value" => Ok(Value::Float(s.value)),
+                "Value" => Ok(Reached::Owned(Value::Float(s.value))),
                 _ => Err(format!(
                     "can't evaluate field {name} in a sample (it has Labels and Value)"
                 )),
@@ -245,4 +297,10 @@ impl State<'_> {
             )),
         }
     }
+}
+
+/// A label's value in a label set, or Go's missing value.
+fn map_field(m: &BTreeMap<String, String>, name: &str) -> Value {
+    m.get(name)
+        .map_or(Value::Missing, |s| Value::Str(s.clone()))
 }

@@ -132,6 +132,13 @@ pub(crate) fn format_g(v: f64, prec: Option<usize>, upper: bool) -> String {
 
 /// Go's `%v` for a float64.
 pub(crate) fn format_float(v: f64) -> String {
+    // `$value` in every alert's annotations: between 1e-4 and 1e6 Go prints the shortest
+    // round-trip digits without an exponent, which is what Rust's `Display` prints. The
+    // shortest digits of such a number stay inside those bounds, so Go's exponent rule cannot
+    // apply. Zero keeps the general path (Go drops the sign of -0 here, Rust does not).
+    if (1e-4..1e6).contains(&v.abs()) {
+        return v.to_string();
+    }
     format_g(v, None, false)
 }
 

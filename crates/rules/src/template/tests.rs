@@ -135,6 +135,40 @@ fn value_prints_as_go_does() {
     assert_eq!(run("{{ $value }}", 1e-5), "1e-05");
     assert_eq!(run("{{ $value }}", 3.0), "3");
     assert_eq!(run("{{ $value }}", f64::NEG_INFINITY), "-Inf");
+    // Around Go's switch to an exponent (below 1e-4, from 1e6 on).
+    for (value, go) in [
+        (0.0001, "0.0001"),
+        (0.00009999, "9.999e-05"),
+        (-0.00012345, "-0.00012345"),
+        (999999.9, "999999.9"),
+        (-999999.0, "-999999"),
+        (1e6, "1e+06"),
+        (0.1 + 0.2, "0.30000000000000004"),
+        (-0.0, "0"),
+        (123.456, "123.456"),
+    ] {
+        assert_eq!(run("{{ $value }}", value), go, "{value:e}");
+    }
+}
+
+#[test]
+fn value_shortcut_prints_what_the_general_go_formatting_prints() {
+    use super::gofmt::{format_float, format_g};
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut values = vec![1e-4, 1e6, 5e-5, 2e6, 1.0, 0.5, 42.0, 1e5, 99999.99];
+    for _ in 0..20_000 {
+        // xorshift: mantissas and exponents all over the range the shortcut covers and beyond.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let mantissa = (state >> 11) as f64 / (1u64 << 53) as f64;
+        let exponent = (state % 15) as i32 - 6;
+        let sign = if state & 1 == 0 { 1.0 } else { -1.0 };
+        values.push(sign * mantissa * 10f64.powi(exponent));
+    }
+    for v in values {
+        assert_eq!(format_float(v), format_g(v, None, false), "{v:e}");
+    }
 }
 
 #[test]
@@ -183,6 +217,38 @@ fn labels_variables_and_fields() {
     );
     assert_eq!(run(r#"{{ index $labels "job" }}"#, 0.0), "node");
     assert_eq!(run("{{ len $labels }}", 0.0), "3");
+}
+
+#[test]
+fn predeclared_variables_can_be_shadowed_and_assigned() {
+    // A declaration inside a block shadows `$labels` until its `end`.
+    assert_eq!(
+        run(
+            r#"{{ with "x" }}{{ $labels := "inner" }}{{ $labels }}{{ end }}/{{ $labels.job }}"#,
+            0.0
+        ),
+        "inner/node"
+    );
+    // An assignment changes the variable itself, also after the block that assigned it.
+    assert_eq!(
+        run(
+            r#"{{ if true }}{{ $value = 7 }}{{ end }}{{ $value }} {{ .Value }}"#,
+            2.0
+        ),
+        "7 2"
+    );
+    assert_eq!(
+        run(
+            r#"{{ $labels = $externalLabels }}{{ $labels.cluster }}{{ $labels.job }} {{ .Labels.job }}"#,
+            0.0
+        ),
+        "eu-1<no value> node"
+    );
+    // Fields of the alert data and of maps chain as in Go.
+    assert_eq!(run("{{ .Labels.instance }}", 0.0), "db-1.example.com:9100");
+    assert_eq!(run("{{ $.Labels.job }}", 0.0), "node");
+    assert_eq!(run("{{ len .Labels }}", 0.0), "3");
+    assert!(exec_error("{{ $labels.nope.deeper }}", 0.0).contains("nil data"));
 }
 
 #[test]

@@ -7,6 +7,7 @@ use promql_parser::label::{MatchOp as ParsedOp, Matcher as ParsedMatcher};
 use promql_parser::parser::{MatrixSelector, VectorSelector};
 
 use super::modifiers::{instant_margin_after, range_margins};
+use super::prepared::{KnownMatchers, address};
 use super::{Evaluator, Expr, millis, offset_ms};
 use crate::promql::functions::extended::{extend_to_window, smoothed_value};
 use crate::promql::query_text::{is_marker, modifier_of};
@@ -37,6 +38,7 @@ pub(super) fn fetch_all(
     ev: &Evaluator,
     querier: &dyn Querier,
     expr: &Expr,
+    known: &KnownMatchers,
 ) -> Result<Fetched, EvalError> {
     let mut needs = Vec::new();
     plan(ev, expr, ev.start, ev.end, &mut needs);
@@ -45,7 +47,7 @@ pub(super) fn fetch_all(
         samples: 0,
     };
     for need in needs {
-        let series = select(ev, querier, &need)?;
+        let series = select(ev, querier, &need, known)?;
         fetched.samples += series.iter().map(|s| s.values.len()).sum::<usize>();
         ev.check_samples_with(fetched.samples)?;
         fetched
@@ -128,11 +130,20 @@ fn select(
     ev: &Evaluator,
     querier: &dyn Querier,
     need: &Need<'_>,
+    known: &KnownMatchers,
 ) -> Result<Vec<SeriesData>, EvalError> {
     let range = TimeRange::new(Timestamp(need.from), Timestamp(need.to));
-    let sets = matcher_sets(need.selector)?;
+    let converted;
+    let key = address(need.selector);
+    let sets: &[Vec<Matcher>] = match known.iter().find(|(k, _)| *k == key) {
+        Some((_, sets)) => sets,
+        None => {
+            converted = matcher_sets(need.selector)?;
+            &converted
+        }
+    };
     let mut series = Vec::new();
-    for set in &sets {
+    for set in sets {
         let room = ev.options.max_series - series.len();
         let Some(mut got) = querier.select_at_most(set, range, room)? else {
             return Err(EvalError::TooManySeries {
