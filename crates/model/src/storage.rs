@@ -100,6 +100,21 @@ pub trait Appender: Send {
     /// Resolves a label set (with [`METRIC_NAME_LABEL`]) to its series, creating it if new.
     fn series(&mut self, labels: &Labels) -> Result<SeriesRef, StoreError>;
 
+    /// Resolves many label sets at once: `out[i]` is `labels[i]`'s series. Fails as
+    /// [`Appender::series`] would on the first label set it refuses. A store overrides it to
+    /// take its locks once for all of them instead of once per series.
+    fn series_many(
+        &mut self,
+        labels: &[Labels],
+        out: &mut Vec<SeriesRef>,
+    ) -> Result<(), StoreError> {
+        out.clear();
+        for l in labels {
+            out.push(self.series(l)?);
+        }
+        Ok(())
+    }
+
     /// Adds one sample to the batch. A refused sample returns [`StoreError::Rejected`] and the
     /// batch stays usable: the caller decides whether to drop it or to commit the rest.
     fn append(

@@ -94,7 +94,7 @@ fn prepare(
 }
 
 /// The store's reference for each series of `batch`: known while parsing, remembered by label
-/// text, or resolved by the store (and then remembered).
+/// text, or resolved by the store (all of a payload's new series in one call) and remembered.
 fn resolve(
     appender: &mut dyn model::Appender,
     cache: &SeriesCache,
@@ -104,6 +104,9 @@ fn resolve(
 ) -> Result<Vec<SeriesRef>, IngestError> {
     let mut refs = Vec::with_capacity(batch.series_len());
     fresh.clear();
+    // Series for the store: their labels, and where their references go.
+    let mut unknown: Vec<Labels> = Vec::new();
+    let mut slots: Vec<usize> = Vec::new();
     let known = cache.read();
     for index in 0..batch.series_len() {
         let view = batch.series(index as u32);
@@ -111,33 +114,37 @@ fn resolve(
             refs.push(SeriesRef(handle));
             continue;
         }
-        let series = match view.spelling() {
+        let (spelled, spelling) = match view.spelling() {
             // Looked up while parsing, and unknown then: no second lookup.
-            Some(wire) => {
-                let series = appender.series(&view.to_labels()).map_err(store_error)?;
-                fresh.push((Spelled::Wire, wire.into(), series));
-                series
-            }
+            Some(wire) => (Spelled::Wire, wire),
             None => {
                 key_into(key, view.labels());
-                match known.get(Spelled::Text, key) {
-                    Some(series) => series,
-                    None => {
-                        let series = appender.series(&view.to_labels()).map_err(store_error)?;
-                        fresh.push((Spelled::Text, key[..].into(), series));
-                        series
-                    }
+                if let Some(series) = known.get(Spelled::Text, key) {
+                    refs.push(series);
+                    continue;
                 }
+                (Spelled::Text, &key[..])
             }
         };
-        refs.push(series);
+        fresh.push((spelled, spelling.into(), SeriesRef(u64::MAX)));
+        unknown.push(view.to_labels());
+        slots.push(refs.len());
+        refs.push(SeriesRef(u64::MAX));
     }
     drop(known);
-    if fresh.is_empty() {
+    if unknown.is_empty() {
         cache.settle();
-    } else {
-        cache.remember(fresh.drain(..));
+        return Ok(refs);
     }
+    let mut resolved = Vec::with_capacity(unknown.len());
+    appender
+        .series_many(&unknown, &mut resolved)
+        .map_err(store_error)?;
+    for ((slot, entry), series) in slots.into_iter().zip(fresh.iter_mut()).zip(resolved) {
+        refs[slot] = series;
+        entry.2 = series;
+    }
+    cache.remember(fresh.drain(..));
     Ok(refs)
 }
 

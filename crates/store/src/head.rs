@@ -246,6 +246,54 @@ impl Head {
         (id, true)
     }
 
+    /// [`Head::get_or_create`] for many normalized label sets: `out[i]` is `labels[i]`'s id and
+    /// whether it was created. The index is locked for writing once for all the new ones, and
+    /// `on_create` runs once, with every `(id, i)` created, while it still is.
+    ///
+    /// Why: a sender's first payload brings thousands of new series, and taking the write lock
+    /// (and queuing a WAL record) per series made concurrent payloads wait on each other.
+    pub fn get_or_create_many(
+        &self,
+        labels: &[&Labels],
+        out: &mut Vec<(u32, bool)>,
+        on_create: impl FnOnce(&[(u32, usize)]),
+    ) {
+        out.clear();
+        let hashes: Vec<u64> = labels.iter().map(|l| labels_hash(l)).collect();
+        let mut missing = Vec::new();
+        {
+            let index = self.index();
+            for (i, (l, &hash)) in labels.iter().zip(&hashes).enumerate() {
+                let found = index.find(l, hash);
+                out.push((found.unwrap_or(u32::MAX), false));
+                if found.is_none() {
+                    missing.push(i);
+                }
+            }
+        }
+        if missing.is_empty() {
+            return;
+        }
+        let mut index = self.index_mut();
+        let mut created = Vec::new();
+        for i in missing {
+            // Found now when another payload created it meanwhile, or when it repeats here.
+            if let Some(id) = index.find(labels[i], hashes[i]) {
+                out[i] = (id, false);
+                continue;
+            }
+            let id = index.create(labels[i], hashes[i]);
+            self.newest.add(id);
+            out[i] = (id, true);
+            created.push((id, i));
+        }
+        let mut data = self.data_mut();
+        let len = data.series.len() + created.len();
+        data.series.resize_with(len, SeriesSamples::default);
+        drop(data);
+        on_create(&created);
+    }
+
     /// Number of series.
     pub fn series_count(&self) -> u32 {
         self.index().len()

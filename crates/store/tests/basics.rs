@@ -289,3 +289,49 @@ fn bounded_selects_refuse_too_many_series_from_the_head_and_from_blocks() {
     assert_eq!(bounded(49), None);
     assert_eq!(bounded(50), Some(50));
 }
+
+#[test]
+fn many_series_at_once_resolve_as_one_at_a_time_and_survive_reopen() {
+    let (dir, clock, store) = setup();
+    let mut app = store.appender();
+    let known = app.series(&labels("up", "api")).unwrap();
+    block_on(app.commit()).unwrap();
+
+    let mut app = store.appender();
+    let asked = [
+        labels("up", "db"),
+        labels("up", "api"),
+        labels("load", "api"),
+        labels("up", "db"),
+    ];
+    let mut refs = Vec::new();
+    app.series_many(&asked, &mut refs).unwrap();
+    assert_eq!(refs.len(), 4);
+    assert_eq!(refs[1], known);
+    assert_eq!(refs[0], refs[3], "a label set asked twice is one series");
+    assert_ne!(refs[0], refs[2]);
+    for (i, r) in refs.iter().enumerate() {
+        app.append(*r, Timestamp(T0 + i as i64), i as f64).unwrap();
+    }
+    let summary = block_on(app.commit()).unwrap();
+    assert_eq!(summary.new_series, 2);
+    // The same references one at a time.
+    let mut app = store.appender();
+    assert_eq!(app.series(&labels("load", "api")).unwrap(), refs[2]);
+    drop(app);
+    let before = dump(&store);
+    assert_eq!(
+        before[&labels("up", "db")],
+        [(T0, 0), (T0 + 3, 3f64.to_bits())]
+    );
+    store.close().unwrap();
+
+    // The series records written together replay like single ones.
+    let store = open(dir.path(), &clock, options());
+    assert!(store.recovery().is_empty(), "{:?}", store.recovery());
+    assert_eq!(dump(&store), before);
+    let mut app = store.appender();
+    let mut bad = Vec::new();
+    let refused = app.series_many(&[labels("up", "x"), labels("1bad", "x")], &mut bad);
+    assert_eq!(rejected(refused.map(drop)), Rejection::InvalidLabels);
+}

@@ -181,6 +181,44 @@ impl Appender for StoreAppender {
         Ok(SeriesRef(u64::from(id)))
     }
 
+    fn series_many(
+        &mut self,
+        labels: &[Labels],
+        out: &mut Vec<SeriesRef>,
+    ) -> Result<(), StoreError> {
+        let normalized = labels
+            .iter()
+            .map(normalize)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|r| self.reject(r))?;
+        let normalized: Vec<&Labels> = normalized.iter().map(AsRef::as_ref).collect();
+        let wal = &self.shared.wal;
+        let mut ids = Vec::with_capacity(labels.len());
+        self.shared
+            .core
+            .head
+            .get_or_create_many(&normalized, &mut ids, |created| {
+                let mut bytes = Vec::new();
+                for &(id, i) in created {
+                    encode_series(&mut bytes, u64::from(id), normalized[i].iter());
+                }
+                // If the WAL has stopped, the commit that would need these records fails too.
+                let _ = wal.submit(Job::Bytes(bytes));
+            });
+        let created = ids.iter().filter(|(_, new)| *new).count() as u64;
+        if created > 0 {
+            self.new_series += created;
+            self.shared
+                .core
+                .counters
+                .series_created
+                .fetch_add(created, Relaxed);
+        }
+        out.clear();
+        out.extend(ids.iter().map(|&(id, _)| SeriesRef(u64::from(id))));
+        Ok(())
+    }
+
     #[inline]
     fn append(
         &mut self,
