@@ -80,15 +80,13 @@ impl Labels {
     }
 }
 
-impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Labels {
+impl<K: AsRef<str>, V: AsRef<str>> FromIterator<(K, V)> for Labels {
     /// Builds the set once: of pairs with the same name the last one wins, as with repeated
-    /// [`Labels::set`].
+    /// [`Labels::set`]. Borrowed pairs are copied once, into the set's one block: reading
+    /// series out of the store builds a label set per series, and a `String` per name and
+    /// value was most of that cost.
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        let items: Vec<(String, String)> = iter
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
-        Labels(Pairs::from_unsorted(items))
+        Labels(Pairs::from_unsorted(iter.into_iter().collect()))
     }
 }
 
