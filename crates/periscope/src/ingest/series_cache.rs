@@ -97,6 +97,10 @@ impl SeriesCache {
     pub fn remember(&self, fresh: impl IntoIterator<Item = Entry>) {
         let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
         for (spelled, key, series) in fresh {
+            // Bounded like the main map, should payloads keep it busy for a long time.
+            if recent.len() >= MAX_ENTRIES {
+                *recent = Maps::default();
+            }
             recent.insert(spelled, key, series);
         }
         drop(recent);
