@@ -8,6 +8,8 @@
 //! stops after it, finishing requests in flight. The rule groups (`rule_loop.rs`) run beside
 //! both, one task each, with alert state in the state database opened at start.
 
+mod release;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -183,7 +185,7 @@ pub async fn serve(load: &LoadOptions) -> u8 {
     // The sink holds the store too; with every receiver stopped, let it go so the store closes.
     drop(sink);
     if let Some(store) = metrics {
-        match Arc::try_unwrap(store) {
+        match release::last_holder(store, release::RELEASE_WAIT).await {
             Ok(store) => {
                 if let Err(e) = store.close() {
                     tracing::error!(error = %e, "metric store not closed cleanly; the next start replays its log");
