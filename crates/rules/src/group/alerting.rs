@@ -8,6 +8,7 @@ use model::alert::{AlertPhase, AlertRecord, Annotations};
 use model::{Labels, METRIC_NAME_LABEL, Timestamp};
 
 use super::alert_series::WrittenSeries;
+use super::native::template_data;
 use super::query::EngineTemplateQuery;
 use super::{ALERT_NAME_LABEL, Env, Failure, OutputSample, has_duplicates, query_vector};
 use crate::alert::{AlertPolicy, Failure as Instance, RuleOutcome, RuleStep, step_rule};
@@ -241,15 +242,7 @@ impl AlertingRule {
         // Built only when a template has an action: constant templates never read it.
         let built;
         let data = if self.needs_data {
-            built = AlertData {
-                labels: series
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-                external_labels: env.external_labels.clone(),
-                external_url: env.external_url.to_string(),
-                value,
-            };
+            built = template_data(env, &series, value);
             &built
         } else {
             &NO_DATA

@@ -4,35 +4,15 @@
 
 use model::alert::Annotations;
 
-use super::{Group, GroupOptions, GroupOutcome};
+use super::tests::{eval, load};
+use super::{Group, GroupOptions};
 use crate::promql::is_stale_nan;
-use crate::promqltest::{MemoryQuerier, SeqValue, parse_series};
+use crate::promqltest::MemoryQuerier;
 use crate::rulefile;
-
-const MIN: i64 = 60_000;
 
 fn group(yaml: &str) -> Group {
     let file = rulefile::parse("rules.yml", yaml).expect("valid rule file");
     Group::new(&file.groups[0], &GroupOptions::default()).expect("group builds")
-}
-
-/// Loads `series values` (the test language's notation), one sample per minute from 0.
-fn load(q: &mut MemoryQuerier, line: &str) {
-    let (labels, values) = parse_series(line).expect("valid series");
-    for (i, v) in values.into_iter().enumerate() {
-        if let SeqValue::Float(v) = v {
-            q.add_sample(&labels, i as i64 * MIN, v);
-        }
-    }
-}
-
-/// Evaluates at `minute` and appends what the group produced, as a caller must.
-fn eval(g: &mut Group, q: &mut MemoryQuerier, minute: i64) -> GroupOutcome {
-    let out = g.evaluate(q, minute * MIN);
-    for s in &out.samples {
-        q.add_sample(&s.labels, s.t, s.value);
-    }
-    out
 }
 
 /// Each remembered alert of the group's first rule as `instance: summary`.

@@ -247,7 +247,7 @@ impl NativeAlerting {
         if self.labels.is_empty() {
             return labels;
         }
-        let data = data(env, series, value);
+        let data = template_data(env, series, value);
         for (name, template) in &self.labels {
             let text = expand(template, &data, query);
             if text.is_empty() {
@@ -273,7 +273,7 @@ impl NativeAlerting {
         series: &Labels,
         value: f64,
     ) -> Annotations {
-        let data = data(env, series, value);
+        let data = template_data(env, series, value);
         self.annotations
             .iter()
             .map(|(name, template)| (name.clone(), expand(template, &data, query)))
@@ -281,8 +281,8 @@ impl NativeAlerting {
     }
 }
 
-/// What templates see.
-fn data(env: &Env<'_>, series: &Labels, value: f64) -> AlertData {
+/// What templates see of an alert on `series` with `value`.
+pub(super) fn template_data(env: &Env<'_>, series: &Labels, value: f64) -> AlertData {
     AlertData {
         labels: series
             .iter()

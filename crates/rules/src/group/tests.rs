@@ -21,7 +21,7 @@ fn group(yaml: &str) -> Group {
 }
 
 /// Loads `series values` (the test language's notation), one sample per minute from 0.
-fn load(q: &mut MemoryQuerier, line: &str) {
+pub(super) fn load(q: &mut MemoryQuerier, line: &str) {
     let (labels, values) = parse_series(line).expect("valid series");
     for (i, v) in values.into_iter().enumerate() {
         if let SeqValue::Float(v) = v {
@@ -31,7 +31,7 @@ fn load(q: &mut MemoryQuerier, line: &str) {
 }
 
 /// Evaluates at `minute` and appends what the group produced, as a caller must.
-fn eval(g: &mut Group, q: &mut MemoryQuerier, minute: i64) -> GroupOutcome {
+pub(super) fn eval(g: &mut Group, q: &mut MemoryQuerier, minute: i64) -> GroupOutcome {
     let out = g.evaluate(q, minute * MIN);
     for s in &out.samples {
         q.add_sample(&s.labels, s.t, s.value);
