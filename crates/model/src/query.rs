@@ -43,6 +43,10 @@ pub struct RangeSeries {
     pub labels: Labels,
     /// Points inside the window, ascending by time, stale markers removed.
     pub points: Vec<Point>,
+    /// The points' start timestamps (ms, `0` for none), one per point, when the series came
+    /// straight from a selector over data that has them; empty otherwise (a subquery's or a
+    /// function's points have none).
+    pub start_times: Vec<i64>,
 }
 
 /// A range vector (or a range query's result).

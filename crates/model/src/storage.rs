@@ -253,6 +253,11 @@ pub struct SeriesData {
     pub timestamps: Vec<Timestamp>,
     /// Sample values, one per timestamp.
     pub values: Vec<f64>,
+    /// Start timestamps (ms), one per sample, or empty when the source keeps none. A start
+    /// timestamp says since when a counter sample counts (its creation, or a delta's window
+    /// start); `0` marks a sample without one. Counter functions read restarts and the
+    /// window's first increase from them.
+    pub start_timestamps: Vec<i64>,
 }
 
 /// Read access to stored series. Results are sorted by label set.

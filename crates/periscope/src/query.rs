@@ -344,6 +344,7 @@ mod tests {
                 .with("b", "2"),
             timestamps: vec![Timestamp::from_millis(0)],
             values: vec![f64::NAN],
+            start_timestamps: Vec::new(),
         };
         let mut out = Vec::new();
         write_csv(&mut out, &[series]).unwrap();

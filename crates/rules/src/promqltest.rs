@@ -10,7 +10,8 @@
 //!
 //! What Periscope cannot represent is counted apart rather than failed: cases whose data or
 //! expected result holds native histogram samples (`{{...}}`, `load_with_nhcb`) are skipped.
-//! Start timestamps (`metric@st` lines) are reduced rather than skipped: they are read past.
+//! Start timestamps (`metric@st` lines) load with their samples, and the counter functions
+//! use them as Prometheus does.
 //! A range case's `step()` and `range()` in duration expressions are its own step and range;
 //! an instant case's are zero, as in Prometheus.
 
@@ -19,6 +20,7 @@ mod querier;
 mod runner;
 mod script;
 mod series;
+mod start_times;
 #[cfg(test)]
 mod tests;
 
@@ -207,6 +209,23 @@ impl ScriptReport {
 /// itself cannot be read; every case's outcome is in the report.
 pub fn run_script(name: &str, text: &str) -> Result<ScriptReport, ScriptError> {
     run_script_with(&Engine::default(), name, text)
+}
+
+/// Runs a script of the crate's own tests and fails the test unless it has cases and every
+/// one passed, naming the first that did not.
+#[cfg(test)]
+pub(crate) fn assert_script_passes(name: &str, text: &str) {
+    let report = run_script(name, text).unwrap();
+    assert!(!report.cases.is_empty(), "{name}: no cases");
+    for case in &report.cases {
+        assert_eq!(
+            case.outcome,
+            Outcome::Passed,
+            "{name} line {}: {}",
+            case.line,
+            case.expr
+        );
+    }
 }
 
 /// Runs a script against any [`Evaluator`].

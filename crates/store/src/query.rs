@@ -70,6 +70,7 @@ pub fn select(shared: &impl Source, matchers: &[Matcher], range: TimeRange) -> V
                 labels,
                 timestamps,
                 values,
+                start_timestamps: Vec::new(),
             })
         })
         .collect()

@@ -72,6 +72,7 @@ impl QueryBackend for Recorder {
         Ok(Value::Matrix(vec![RangeSeries {
             labels: up("a:9100"),
             points,
+            start_times: Vec::new(),
         }])
         .into())
     }

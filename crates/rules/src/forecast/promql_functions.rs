@@ -261,6 +261,7 @@ mod tests {
                     v: f(m as f64),
                 })
                 .collect(),
+            start_times: Vec::new(),
         }
     }
 
@@ -308,6 +309,7 @@ mod tests {
         let single = RangeSeries {
             labels: [("__name__", "free"), ("disk", "c")].into_iter().collect(),
             points: vec![Point { t: NOW, v: 1.0 }],
+            start_times: Vec::new(),
         };
         let args = [
             Arg::Matrix(vec![falling, rising, single]),

@@ -107,6 +107,7 @@ impl<'a> Overlay<'a> {
                 labels: group[0].labels.clone(),
                 timestamps: points.iter().map(|p| Timestamp(p.0)).collect(),
                 values: points.iter().map(|p| p.1).collect(),
+                start_timestamps: Vec::new(),
             });
         }
         out
@@ -125,6 +126,26 @@ impl Querier for Overlay<'_> {
             return Ok(out);
         }
         Ok(merge(out, added))
+    }
+
+    /// The base decides before loading samples (a rule selecting millions of series must not
+    /// load them to find out); the group's own outputs are few and counted after the merge.
+    fn select_at_most(
+        &self,
+        matchers: &[Matcher],
+        range: TimeRange,
+        max_series: usize,
+    ) -> Result<Option<Vec<SeriesData>>, StoreError> {
+        let Some(out) = self.base.select_at_most(matchers, range, max_series)? else {
+            return Ok(None);
+        };
+        let added = self.added_series(matchers, range);
+        let merged = if added.is_empty() {
+            out
+        } else {
+            merge(out, added)
+        };
+        Ok((merged.len() <= max_series).then_some(merged))
     }
 
     fn label_names(
@@ -182,7 +203,8 @@ fn merge(base: Vec<SeriesData>, extra: Vec<SeriesData>) -> Vec<SeriesData> {
     out
 }
 
-/// One series' samples from both sides, by time; `extra` wins at equal times.
+/// One series' samples from both sides, by time; `extra` wins at equal times. Rule outputs
+/// have no start timestamps, so the merged series keeps none.
 fn merge_series(base: SeriesData, extra: SeriesData) -> SeriesData {
     let labels: Labels = base.labels;
     let mut points: Vec<(Timestamp, f64)> = base.timestamps.into_iter().zip(base.values).collect();
@@ -197,5 +219,80 @@ fn merge_series(base: SeriesData, extra: SeriesData) -> SeriesData {
         labels,
         timestamps,
         values,
+        start_timestamps: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store that knows how many series match but must never load them.
+    struct Huge {
+        matching: usize,
+    }
+
+    impl Querier for Huge {
+        fn select(&self, _: &[Matcher], _: TimeRange) -> Result<Vec<SeriesData>, StoreError> {
+            panic!("the overlay loaded every series to count them");
+        }
+
+        fn select_at_most(
+            &self,
+            _: &[Matcher],
+            _: TimeRange,
+            max_series: usize,
+        ) -> Result<Option<Vec<SeriesData>>, StoreError> {
+            assert!(self.matching > max_series, "only used over the limit");
+            Ok(None)
+        }
+
+        fn label_names(&self, _: &[Matcher], _: TimeRange) -> Result<Vec<String>, StoreError> {
+            Ok(Vec::new())
+        }
+
+        fn label_values(
+            &self,
+            _: &str,
+            _: &[Matcher],
+            _: TimeRange,
+        ) -> Result<Vec<String>, StoreError> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn sample(name: &str, t: i64) -> OutputSample {
+        OutputSample {
+            labels: Labels::new().with(METRIC_NAME_LABEL, name),
+            t,
+            value: 1.0,
+        }
+    }
+
+    #[test]
+    fn the_series_limit_is_checked_by_the_base_before_loading() {
+        let base = Huge {
+            matching: 10_000_000,
+        };
+        let overlay = Overlay::new(&base);
+        let all = [Matcher::equal(METRIC_NAME_LABEL, "m")];
+        let range = TimeRange::new(Timestamp(0), Timestamp(10));
+        assert!(overlay.select_at_most(&all, range, 1000).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_group_outputs_count_towards_the_limit() {
+        let base = crate::promqltest::MemoryQuerier::new();
+        let mut overlay = Overlay::new(&base);
+        overlay.add(vec![sample("m", 5), sample("m", 6)]);
+        let mut other = sample("m", 5);
+        other.labels.set("x", "y");
+        overlay.add(vec![other]);
+        let m = [Matcher::equal(METRIC_NAME_LABEL, "m")];
+        let range = TimeRange::new(Timestamp(0), Timestamp(10));
+        let two = overlay.select_at_most(&m, range, 2).unwrap().unwrap();
+        assert_eq!(two.len(), 2);
+        assert_eq!(two[0].timestamps, [Timestamp(5), Timestamp(6)]);
+        assert!(overlay.select_at_most(&m, range, 1).unwrap().is_none());
     }
 }

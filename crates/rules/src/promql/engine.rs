@@ -30,7 +30,7 @@ use promql_parser::parser::{AtModifier, Call, Offset};
 
 use super::annotations::Notes;
 use super::functions::{self, Arg, CallContext};
-use super::{Annotations, EvalError, Expr, Matrix, Point, RangeSeries, Value};
+use super::{Annotations, EvalError, Expr, Matrix, Point, RangeSeries, Value, Vector};
 
 /// The step of a subquery written without one (`x[1h:]`): Prometheus uses its global evaluation
 /// interval, whose default is one minute, for instant and range queries alike.
@@ -197,6 +197,7 @@ fn push_point(out: &mut Matrix, index: &mut HashMap<Labels, usize>, labels: Labe
             out.push(RangeSeries {
                 labels,
                 points: vec![p],
+                start_times: Vec::new(),
             });
         }
     }
@@ -360,6 +361,28 @@ impl Evaluator {
         }
     }
 
+    /// `start_timestamp(v)`: the start timestamps of a selector's samples. Only a selector's
+    /// samples carry them, so for any other expression the result is empty.
+    fn start_timestamp(&self, call: &Call, t: i64) -> Result<Value, EvalError> {
+        let [arg] = call.args.args.as_slice() else {
+            return Err(EvalError::Invalid(format!(
+                "function start_timestamp() takes one argument, got {}",
+                call.args.args.len()
+            )));
+        };
+        let mut arg = &**arg;
+        while let Expr::Paren(p) = arg {
+            arg = &p.expr;
+        }
+        match arg {
+            Expr::VectorSelector(vs) => Ok(Value::Vector(self.data.start_timestamps(self, vs, t)?)),
+            other => {
+                self.eval(other, t)?;
+                Ok(Value::Vector(Vector::new()))
+            }
+        }
+    }
+
     /// Evaluates the arguments of a function call and calls it.
     fn eval_call(&self, call: &Call, t: i64) -> Result<Value, EvalError> {
         // Functions of the query's own range are the engine's to answer (in seconds).
@@ -375,6 +398,9 @@ impl Evaluator {
                 t,
                 v: ms as f64 / 1000.0,
             });
+        }
+        if call.func.name == "start_timestamp" {
+            return self.start_timestamp(call, t);
         }
         modifiers::check_call(call)?;
         let exprs = &call.args.args;

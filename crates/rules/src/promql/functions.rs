@@ -3,6 +3,7 @@
 //! - `range`: the rate family and the other functions that look at how a series moves inside a
 //!   window (rate, increase, delta, irate, idelta, deriv, predict_linear, resets, changes,
 //!   double_exponential_smoothing);
+//! - `counter_starts`: what the counter functions read from samples' start timestamps;
 //! - `extended`: the arithmetic of the `anchored` and `smoothed` modifiers;
 //! - `over_time`: the `*_over_time` aggregations of each series' points, and absent_over_time;
 //! - `math`: element-wise arithmetic on instant vectors, and the scalar functions;
@@ -15,6 +16,7 @@
 //! exist here, so the native-histogram functions (`histogram_count`, `histogram_sum`, ...) see
 //! no histogram and return nothing, as Prometheus does for float input.
 
+mod counter_starts;
 pub(in crate::promql) mod extended;
 mod histogram;
 mod info;
@@ -28,7 +30,7 @@ use model::Labels;
 use promql_parser::parser::Expr;
 
 use super::annotations::Notes;
-use super::{EvalError, Matrix, Point, RangeModifier, Value, Vector};
+use super::{EvalError, Matrix, Point, RangeModifier, RangeSeries, Value, Vector};
 use crate::promql::InstantSample;
 
 /// A function argument after evaluation at one instant.
@@ -242,12 +244,23 @@ fn per_series(
     keep_name: bool,
     mut f: impl FnMut(&[Point]) -> Option<f64>,
 ) -> Vector {
+    per_range_series(m, ctx, keep_name, |s| f(&s.points))
+}
+
+/// [`per_series`] for functions that need more of a series than its points (its start
+/// timestamps, its labels).
+fn per_range_series(
+    m: Matrix,
+    ctx: &CallContext<'_>,
+    keep_name: bool,
+    mut f: impl FnMut(&RangeSeries) -> Option<f64>,
+) -> Vector {
     let mut out = Vector::with_capacity(m.len());
     for mut series in m {
         if series.points.is_empty() {
             continue;
         }
-        let Some(value) = f(&series.points) else {
+        let Some(value) = f(&series) else {
             continue;
         };
         if !keep_name {

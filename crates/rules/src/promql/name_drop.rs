@@ -136,7 +136,7 @@ mod tests {
 
     #[test]
     fn queries_can_still_read_a_name_marked_for_removal() {
-        let report = crate::promqltest::run_script(
+        crate::promqltest::assert_script_passes(
             "names",
             r#"
 load 1m
@@ -161,16 +161,6 @@ eval instant at 5m -{job="x"}
 eval range from 0 to 10m step 5m -c or -b_total
     {job="x"} -1 -10 -20
 "#,
-        )
-        .unwrap();
-        for case in &report.cases {
-            assert_eq!(
-                case.outcome,
-                crate::promqltest::Outcome::Passed,
-                "line {}: {}",
-                case.line,
-                case.expr
-            );
-        }
+        );
     }
 }

@@ -9,10 +9,12 @@ use model::{Labels, Matcher, Querier, SeriesData, StoreError, TimeRange, Timesta
 /// Stale markers are stored and returned like any value: handling them is the evaluator's job,
 /// as it is with the real store. Series that also had native histogram samples are remembered
 /// by label set (their histogram samples are not kept), so a runner can tell which queries
-/// would need them.
+/// would need them. Start timestamps given for a series' samples are served with them.
 #[derive(Clone, Debug, Default)]
 pub struct MemoryQuerier {
     series: BTreeMap<Labels, BTreeMap<i64, f64>>,
+    /// Per series, the start timestamp of each sample time that has one.
+    start_times: BTreeMap<Labels, BTreeMap<i64, i64>>,
     histogram_series: BTreeSet<Labels>,
 }
 
@@ -25,6 +27,15 @@ impl MemoryQuerier {
     /// Stores one float sample; a second sample at the same time replaces the first.
     pub fn add_sample(&mut self, labels: &Labels, t: i64, v: f64) {
         self.series.entry(labels.clone()).or_default().insert(t, v);
+    }
+
+    /// Gives the sample of `labels` at `t` the start timestamp `st` (ms); a sample without one
+    /// reads as `0`, Prometheus' "none".
+    pub fn set_start_time(&mut self, labels: &Labels, t: i64, st: i64) {
+        self.start_times
+            .entry(labels.clone())
+            .or_default()
+            .insert(t, st);
     }
 
     /// Records that `labels` has native histogram samples, which are not stored.
@@ -40,6 +51,7 @@ impl MemoryQuerier {
     /// Removes everything.
     pub fn clear(&mut self) {
         self.series.clear();
+        self.start_times.clear();
         self.histogram_series.clear();
     }
 
@@ -68,14 +80,20 @@ impl Querier for MemoryQuerier {
         Ok(self
             .matching(matchers, range)
             .map(|(labels, samples)| {
-                let (timestamps, values) = samples
-                    .range(range.start.0..=range.end.0)
-                    .map(|(t, v)| (Timestamp(*t), *v))
-                    .unzip();
+                let in_range = samples.range(range.start.0..=range.end.0);
+                let (timestamps, values) =
+                    in_range.clone().map(|(t, v)| (Timestamp(*t), *v)).unzip();
+                let start_timestamps = match self.start_times.get(labels) {
+                    Some(known) => in_range
+                        .map(|(t, _)| known.get(t).copied().unwrap_or(0))
+                        .collect(),
+                    None => Vec::new(),
+                };
                 SeriesData {
                     labels: labels.clone(),
                     timestamps,
                     values,
+                    start_timestamps,
                 }
             })
             .collect())

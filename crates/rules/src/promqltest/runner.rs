@@ -92,6 +92,14 @@ fn apply_load(querier: &mut MemoryQuerier, load: &Load) {
             querier.mark_histogram_series(&base);
         }
     }
+    for (labels, offsets) in &load.start_times {
+        for (i, offset) in offsets.iter().enumerate() {
+            if let Some(offset) = offset {
+                let t = i as i64 * load.step_ms;
+                querier.set_start_time(labels, t, t + offset);
+            }
+        }
+    }
 }
 
 /// The native histogram series `load_with_nhcb` derives from a classic histogram series

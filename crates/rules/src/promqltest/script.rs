@@ -13,6 +13,7 @@ use regex::Regex;
 
 use super::ScriptError;
 use super::series::{SeqValue, parse_duration, parse_number, parse_series, unquote};
+use super::start_times::{is_start_time_line, parse_start_time_line};
 
 /// One command of a script.
 #[derive(Debug)]
@@ -38,6 +39,9 @@ pub(crate) struct Load {
     pub with_nhcb: bool,
     /// The series; a label set given twice keeps the later line, as in Prometheus.
     pub series: BTreeMap<Labels, Vec<SeqValue>>,
+    /// `metric@st` lines: per series, each position's start timestamp as an offset (ms) from
+    /// the sample's time, `None` where the sample has none.
+    pub start_times: BTreeMap<Labels, Vec<Option<i64>>>,
 }
 
 /// How an expected message is matched.
@@ -227,14 +231,14 @@ fn parse_load(p: &Patterns, lines: &[&str], mut i: usize) -> Result<(usize, Load
         step_ms,
         with_nhcb: caps.get(1).is_some(),
         series: BTreeMap::new(),
+        start_times: BTreeMap::new(),
     };
     while i + 1 < lines.len() && !lines[i + 1].is_empty() {
         i += 1;
         let line = lines[i];
-        // `metric@st ...` lines give start timestamps, which Periscope's store does not keep:
-        // they are read past, and the samples load without them.
-        let first = line.split([' ', '\t']).next().unwrap_or("");
-        if first.ends_with("@st") {
+        if is_start_time_line(line) {
+            let (labels, offsets) = parse_start_time_line(line).map_err(|e| (i, e))?;
+            load.start_times.insert(labels, offsets);
             continue;
         }
         let (labels, values) = parse_series(line).map_err(|e| (i, e))?;
@@ -454,6 +458,8 @@ mod tests {
             Command::Load(l) => {
                 assert_eq!(l.step_ms, 60_000);
                 assert_eq!(l.series.len(), 1, "the later line of a label set wins");
+                let a = Labels::new().with("__name__", "a");
+                assert_eq!(l.start_times[&a], [None, Some(60_000)]);
             }
             other => panic!("{other:?}"),
         }

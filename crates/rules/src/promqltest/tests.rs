@@ -106,6 +106,7 @@ impl Evaluator for Toy {
                                 .filter(|(_, v)| !is_stale_nan(**v))
                                 .map(|(t, v)| Point { t: t.0, v: *v })
                                 .collect(),
+                            start_times: Vec::new(),
                         })
                         .collect(),
                 ))
@@ -144,7 +145,11 @@ impl Evaluator for Toy {
         }
         Ok(Value::Matrix(
             out.into_iter()
-                .map(|(labels, points)| RangeSeries { labels, points })
+                .map(|(labels, points)| RangeSeries {
+                    labels,
+                    points,
+                    start_times: Vec::new(),
+                })
                 .collect(),
         ))
     }

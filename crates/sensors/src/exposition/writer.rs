@@ -150,6 +150,7 @@ mod tests {
             labels,
             timestamps: points.iter().map(|p| Timestamp(p.0)).collect(),
             values: points.iter().map(|p| p.1).collect(),
+            start_timestamps: Vec::new(),
         }
     }
 

@@ -35,6 +35,7 @@ impl Head {
                 labels: index.labels(id),
                 timestamps: samples.iter().map(|&(t, _)| Timestamp(t)).collect(),
                 values: samples.iter().map(|&(_, v)| v).collect(),
+                start_timestamps: Vec::new(),
             });
         }
         out

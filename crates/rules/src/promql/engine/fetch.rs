@@ -254,24 +254,49 @@ impl Fetched {
         if modifier_of(vs) == Some(RangeModifier::Smoothed) {
             return self.smoothed_instant(ev, vs, t);
         }
+        self.latest_each(ev, vs, t, |s, i| InstantSample {
+            labels: s.labels.clone(),
+            t: s.timestamps[i].0,
+            value: s.values[i],
+        })
+    }
+
+    /// `start_timestamp(vs)` at `t`: per series the start timestamp (seconds, `0` for none) of
+    /// the sample [`Fetched::instant`] would pick, at `t`, without the metric name.
+    pub(super) fn start_timestamps(
+        &self,
+        ev: &Evaluator,
+        vs: &VectorSelector,
+        t: i64,
+    ) -> Result<Vector, EvalError> {
+        self.latest_each(ev, vs, t, |s, i| {
+            let mut labels = s.labels.clone();
+            crate::promql::name_drop::mark(&mut labels);
+            let st = s.start_timestamps.get(i).copied().unwrap_or(0);
+            InstantSample {
+                labels,
+                t,
+                value: st as f64 / 1000.0,
+            }
+        })
+    }
+
+    /// One sample per series of `vs` that has one to read at `t` (see [`latest`]), made by
+    /// `sample` from the series and the index of that sample.
+    fn latest_each(
+        &self,
+        ev: &Evaluator,
+        vs: &VectorSelector,
+        t: i64,
+        mut sample: impl FnMut(&SeriesData, usize) -> InstantSample,
+    ) -> Result<Vector, EvalError> {
         let series = self.series(vs)?;
         let at = ev.ref_time(vs.at.as_ref(), vs.offset.as_ref(), t);
-        let oldest = at - ev.options.lookback_ms;
         let mut out = Vector::with_capacity(series.len());
         for s in series {
-            let i = s.timestamps.partition_point(|x| x.0 <= at);
-            if i == 0 {
-                continue;
+            if let Some(i) = latest(ev, s, at) {
+                out.push(sample(s, i));
             }
-            let (ts, value) = (s.timestamps[i - 1].0, s.values[i - 1]);
-            if ts <= oldest || is_stale_nan(value) {
-                continue;
-            }
-            out.push(InstantSample {
-                labels: s.labels.clone(),
-                t: ts,
-                value,
-            });
         }
         Ok(out)
     }
@@ -293,11 +318,13 @@ impl Fetched {
         let (before, after) = range_margins(modifier_of(&ms.vs), ev.options.lookback_ms);
         let mut out = Matrix::new();
         for s in series {
-            let points = points_in(s, start - before, end + after);
+            let (from, to) = (start - before, end + after);
+            let points = points_in(s, from, to);
             if !points.is_empty() {
                 out.push(RangeSeries {
                     labels: s.labels.clone(),
                     points,
+                    start_times: start_times_in(s, from, to),
                 });
             }
         }
@@ -352,17 +379,43 @@ impl Fetched {
     }
 }
 
+/// The index of the sample an instant selector reads at reference time `at`: the latest in
+/// `(at - lookback, at]`, unless it is a staleness marker.
+fn latest(ev: &Evaluator, s: &SeriesData, at: i64) -> Option<usize> {
+    let i = s.timestamps.partition_point(|x| x.0 <= at).checked_sub(1)?;
+    let fresh = s.timestamps[i].0 > at - ev.options.lookback_ms;
+    (fresh && !is_stale_nan(s.values[i])).then_some(i)
+}
+
 /// The points of `s` in `(from, to]`, staleness markers left out.
 fn points_in(s: &SeriesData, from: i64, to: i64) -> Vec<Point> {
-    let first = s.timestamps.partition_point(|x| x.0 <= from);
-    let last = s.timestamps.partition_point(|x| x.0 <= to);
-    if first >= last {
-        return Vec::new();
-    }
+    let (first, last) = bounds(s, from, to);
     s.timestamps[first..last]
         .iter()
         .zip(&s.values[first..last])
         .filter(|(_, v)| !is_stale_nan(**v))
         .map(|(ts, v)| Point { t: ts.0, v: *v })
         .collect()
+}
+
+/// The start timestamps of the points [`points_in`] gives for the same arguments; empty when
+/// `s` has none.
+fn start_times_in(s: &SeriesData, from: i64, to: i64) -> Vec<i64> {
+    if s.start_timestamps.is_empty() {
+        return Vec::new();
+    }
+    let (first, last) = bounds(s, from, to);
+    s.start_timestamps[first..last]
+        .iter()
+        .zip(&s.values[first..last])
+        .filter(|(_, v)| !is_stale_nan(**v))
+        .map(|(st, _)| *st)
+        .collect()
+}
+
+/// The index range of `s`' samples in `(from, to]` (empty when none).
+fn bounds(s: &SeriesData, from: i64, to: i64) -> (usize, usize) {
+    let first = s.timestamps.partition_point(|x| x.0 <= from);
+    let last = s.timestamps.partition_point(|x| x.0 <= to);
+    (first, last.max(first))
 }

@@ -92,6 +92,7 @@ pub(super) fn eval(
                     out.push(RangeSeries {
                         labels: s.labels,
                         points: vec![p],
+                        start_times: Vec::new(),
                     });
                 }
             }

@@ -35,6 +35,7 @@ impl Mem {
             labels,
             timestamps: samples.iter().map(|(m, _)| Timestamp(m * MIN)).collect(),
             values: samples.iter().map(|(_, v)| *v).collect(),
+            start_timestamps: Vec::new(),
         });
         self.series.sort_by(|a, b| a.labels.cmp(&b.labels));
         self
@@ -66,6 +67,7 @@ impl Querier for Mem {
                     labels: s.labels.clone(),
                     timestamps: keep.iter().map(|&i| s.timestamps[i]).collect(),
                     values: keep.iter().map(|&i| s.values[i]).collect(),
+                    start_timestamps: Vec::new(),
                 }
             })
             .filter(|s| !s.timestamps.is_empty())

@@ -192,6 +192,7 @@ mod tests {
                     v,
                 })
                 .collect(),
+            start_times: Vec::new(),
         };
         let mut args: Vec<Arg> = scalar.map(Arg::Scalar).into_iter().collect();
         args.push(Arg::Matrix(vec![s]));

@@ -3,11 +3,12 @@
 //! squares), resets, changes and double exponential smoothing. Over an `anchored` or
 //! `smoothed` range, rate, increase, delta, resets and changes follow `extended`.
 
+use super::counter_starts::{counting_since, overlap_warning, overlaps, restarted};
 use super::extended::{anchor_index, extended_rate};
-use super::{Args, CallContext, per_series};
+use super::{Args, CallContext, per_range_series, per_series};
 use crate::promql::RangeModifier;
 use crate::promql::numeric::kahan_add;
-use crate::promql::{EvalError, Point, Value};
+use crate::promql::{EvalError, Point, RangeSeries, Value};
 
 /// Calls `name` if it belongs to this family.
 pub(super) fn call(
@@ -22,7 +23,12 @@ pub(super) fn call(
             let window = window(args, ctx)?;
             let (counter, rate) = (name != "delta", name == "rate");
             match ctx.modifier {
-                None => per_series(m, ctx, false, |p| extrapolated(p, window, counter, rate)),
+                None => per_range_series(m, ctx, false, |s| {
+                    if counter {
+                        warn_on_overlap(s, ctx);
+                    }
+                    extrapolated(&s.points, &s.start_times, window, counter, rate)
+                }),
                 Some(modifier) => {
                     let smoothed = modifier == RangeModifier::Smoothed;
                     per_series(m, ctx, false, |p| {
@@ -34,7 +40,12 @@ pub(super) fn call(
         "irate" | "idelta" => {
             args.expect_count(1, 1)?;
             let rate = name == "irate";
-            per_series(args.matrix(0)?, ctx, false, |p| instant_change(p, rate))
+            per_range_series(args.matrix(0)?, ctx, false, |s| {
+                if rate {
+                    warn_on_overlap(s, ctx);
+                }
+                instant_change(&s.points, &s.start_times, rate)
+            })
         }
         "deriv" => {
             args.expect_count(1, 1)?;
@@ -57,9 +68,13 @@ pub(super) fn call(
             args.expect_count(1, 1)?;
             let m = args.matrix(0)?;
             let start = counted_from(args, ctx)?;
-            per_series(m, ctx, false, |p| {
-                let p = &p[start(p)?..];
-                Some(p.windows(2).filter(|w| w[1].v < w[0].v).count() as f64)
+            per_range_series(m, ctx, false, |s| {
+                let from = start(&s.points)?;
+                let p = &s.points[from..];
+                let starts = s.start_times.get(from..).unwrap_or_default();
+                warn_on_overlap(s, ctx);
+                let reset = |i: usize| p[i].v < p[i - 1].v || restarted(p, starts, i);
+                Some((1..p.len()).filter(|&i| reset(i)).count() as f64)
             })
         }
         "changes" => {
@@ -100,6 +115,14 @@ fn window(args: &Args, ctx: &CallContext<'_>) -> Result<(i64, i64), EvalError> {
         .ok_or_else(|| args.invalid("the evaluator gave no window for the range vector"))
 }
 
+/// Warns when the series' start timestamps overlap (see `counter_starts::overlaps`).
+fn warn_on_overlap(series: &RangeSeries, ctx: &CallContext<'_>) {
+    if overlaps(&series.points, &series.start_times) {
+        let metric = series.labels.metric_name().unwrap_or_default();
+        ctx.warn(overlap_warning(metric), 0);
+    }
+}
+
 /// Where `resets` and `changes` start counting in a series' points: at the first one, or over
 /// an anchored range at the anchor (`None` when no point is inside the window).
 fn counted_from(
@@ -121,39 +144,68 @@ fn counted_from(
 /// the edge when the gap is under 1.1 times the average interval, else by half an interval
 /// (the series presumably started or ended inside the window); a counter is never extrapolated
 /// below zero. Needs at least two points.
-fn extrapolated(points: &[Point], window: (i64, i64), counter: bool, rate: bool) -> Option<f64> {
-    if points.len() < 2 {
+///
+/// A counter's start timestamps (`starts`, empty when none) add restarts, and when the first
+/// point started counting inside the window, its value counts from zero at that start instead
+/// of extrapolating towards the window's start; one such point is then enough.
+fn extrapolated(
+    points: &[Point],
+    starts: &[i64],
+    window: (i64, i64),
+    counter: bool,
+    rate: bool,
+) -> Option<f64> {
+    let since = if counter {
+        counting_since(points, starts, window.0)
+    } else {
+        None
+    };
+    if points.len() < 2 && since.is_none() {
         return None;
     }
     let (start, end) = window;
     let (first, last) = (points[0], points[points.len() - 1]);
     let mut result = last.v - first.v;
     if counter {
-        for w in points.windows(2) {
-            if w[1].v < w[0].v {
-                result += w[0].v;
+        for i in 1..points.len() {
+            if points[i].v < points[i - 1].v || restarted(points, starts, i) {
+                result += points[i - 1].v;
             }
         }
     }
-    let mut to_start = (first.t - start) as f64 / 1000.0;
     let mut to_end = (end - last.t) as f64 / 1000.0;
     let sampled = (last.t - first.t) as f64 / 1000.0;
-    let average = sampled / (points.len() - 1) as f64;
+    // One point alone (possible with a start timestamp) has no interval to go by.
+    let average = if points.len() > 1 {
+        sampled / (points.len() - 1) as f64
+    } else {
+        0.0
+    };
     let threshold = average * 1.1;
-    if to_start >= threshold {
-        to_start = average / 2.0;
-    }
-    if counter && result > 0.0 && first.v >= 0.0 {
-        // Where the counter would have been zero, if it rose at the same pace before the first
-        // point: extrapolating further would invent negative counts.
-        let to_zero = sampled * (first.v / result);
-        if to_zero < to_start {
-            to_start = to_zero;
-        }
-    }
     if to_end >= threshold {
         to_end = average / 2.0;
     }
+    let (sampled, to_start) = match since {
+        Some(since) => {
+            result += first.v;
+            ((last.t - since) as f64 / 1000.0, 0.0)
+        }
+        None => {
+            let mut to_start = (first.t - start) as f64 / 1000.0;
+            if to_start >= threshold {
+                to_start = average / 2.0;
+            }
+            if counter && result > 0.0 && first.v >= 0.0 {
+                // Where the counter would have been zero, if it rose at the same pace before
+                // the first point: extrapolating further would invent negative counts.
+                let to_zero = sampled * (first.v / result);
+                if to_zero < to_start {
+                    to_start = to_zero;
+                }
+            }
+            (sampled, to_start)
+        }
+    };
     let mut factor = (sampled + to_start + to_end) / sampled;
     if rate {
         factor /= (end - start) as f64 / 1000.0;
@@ -161,9 +213,10 @@ fn extrapolated(points: &[Point], window: (i64, i64), counter: bool, rate: bool)
     Some(result * factor)
 }
 
-/// irate and idelta: the change between the last two points; for irate a drop is a counter
-/// reset (the last value is the increase) and the result is per second.
-fn instant_change(points: &[Point], rate: bool) -> Option<f64> {
+/// irate and idelta: the change between the last two points; for irate a drop, or a restart
+/// its start timestamps show, is a counter reset (the last value is the increase) and the
+/// result is per second.
+fn instant_change(points: &[Point], starts: &[i64], rate: bool) -> Option<f64> {
     if points.len() < 2 {
         return None;
     }
@@ -174,7 +227,8 @@ fn instant_change(points: &[Point], rate: bool) -> Option<f64> {
     }
     let mut value = last.v;
     // With NaN the comparison is false, so a NaN difference comes out, as in Prometheus.
-    if !rate || last.v >= prev.v || last.v.is_nan() || prev.v.is_nan() {
+    let dropped = last.v < prev.v && !last.v.is_nan() && !prev.v.is_nan();
+    if !rate || !(dropped || restarted(points, starts, points.len() - 1)) {
         value = last.v - prev.v;
     }
     if rate {
@@ -255,6 +309,7 @@ mod tests {
                     v,
                 })
                 .collect(),
+            start_times: Vec::new(),
         }
     }
 

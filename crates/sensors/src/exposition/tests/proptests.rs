@@ -133,6 +133,7 @@ proptest! {
                 labels: labels.clone(),
                 timestamps: points.keys().map(|&t| Timestamp(t)).collect(),
                 values: points.values().copied().collect(),
+                start_timestamps: Vec::new(),
             })
             .collect();
         let mut text = Vec::new();
