@@ -53,6 +53,10 @@ mod rule;
 mod fixture;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_flap;
+#[cfg(test)]
+mod tests_rule;
 
 use model::alert::{AlertPhase, AlertRecord, Annotations, Change, Transition};
 use model::{ConfigIssue, Labels, Timestamp};
