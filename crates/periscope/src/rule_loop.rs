@@ -64,6 +64,9 @@ pub struct LoadedGroup {
     /// Alerts restored from rows saved under another group (the rule moved here), with that
     /// group: the old rows are deleted once the state database is written.
     superseded: Vec<(String, AlertKey)>,
+    /// Rows of other groups this group did not restore because it restored its own record of
+    /// the same alert instead (the rule moved here), with their group: the prune closes them.
+    left_behind: Vec<(String, AlertKey)>,
 }
 
 /// The group name of the config's own rules at the default interval.
@@ -97,6 +100,7 @@ pub fn build_groups(config: &RulesConfig) -> Result<Vec<LoadedGroup>, String> {
                 def: def.clone(),
                 group,
                 superseded: Vec::new(),
+                left_behind: Vec::new(),
             });
         }
     }
@@ -123,6 +127,7 @@ pub fn build_groups(config: &RulesConfig) -> Result<Vec<LoadedGroup>, String> {
             def,
             group,
             superseded: Vec::new(),
+            left_behind: Vec::new(),
         });
     }
     Ok(groups)

@@ -2,8 +2,10 @@
 //! alert of the same name each get their own alerts back (in SQLite and in the real PostgreSQL
 //! on this machine); a `[rule.NAME]` remembers which series it saw, so one that stopped arriving
 //! while Periscope was down fires "no data" after the start; old alert state is pruned at start
-//! while recent state stays; and a firing alert of a rule removed while Periscope was down is
-//! closed at the start, its resolution notified and its history saying why.
+//! while recent state stays; a firing alert of a rule removed while Periscope was down is
+//! closed at the start, its resolution notified and its history saying why; and so is the copy
+//! a rule leaves under its old group when it moves into a group with its own record of the
+//! same alert.
 
 mod common;
 
@@ -378,6 +380,122 @@ async fn removed_while_down_resolves_at_the_start(edit: impl Fn(&str) -> String)
             true
         ),
         "{history:?}"
+    );
+    serve.stop();
+}
+
+/// The same alert (name and labels) in two groups: `core` raises it at 100 errors, `edge` at 5.
+const CORE_AND_EDGE: &str = r#"groups:
+  - name: core
+    rules:
+      - alert: ErrorsHigh
+        expr: errors_total{job="api"} > 100
+  - name: edge
+    rules:
+      - alert: ErrorsHigh
+        expr: errors_total{job="api"} > 5
+"#;
+
+/// `CORE_AND_EDGE` with edge's rule taken out: the alert now lives in core only.
+const CORE_ONLY: &str = r#"groups:
+  - name: core
+    rules:
+      - alert: ErrorsHigh
+        expr: errors_total{job="api"} > 100
+"#;
+
+/// The `ErrorsHigh` records in `db` as `group=phase`, sorted; closes `db`.
+async fn errors_high(db: store::StateDb) -> Vec<String> {
+    let mut found: Vec<String> = db
+        .load()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.key.rule == "ErrorsHigh")
+        .map(|r| format!("{}={}", r.group.unwrap_or_default(), r.phase))
+        .collect();
+    db.close().await;
+    found.sort();
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_moved_into_a_group_with_its_own_copy_of_the_alert_leaves_none_firing() {
+    let port = free_port();
+    let w = World::new(&config(port, None, ""));
+    w.write("rules/errors.yml", CORE_AND_EDGE);
+    let serve = Serve::start(&w, port);
+    let client = reqwest::Client::new();
+    // Both groups raise the alert; then core's ends while edge's goes on firing.
+    push(&client, &serve.base, &[r#"errors_total{job="api"} 200"#]).await;
+    wait_for_state(&w, "both firing", |db| async move {
+        errors_high(db).await == ["core=firing", "edge=firing"]
+    })
+    .await;
+    push(&client, &serve.base, &[r#"errors_total{job="api"} 10"#]).await;
+    wait_for_state(&w, "core resolved, edge firing", |db| async move {
+        errors_high(db).await == ["core=resolved", "edge=firing"]
+    })
+    .await;
+    serve.stop();
+
+    // Edge's rule goes. Core, the one group left with a rule of that name, would take edge's
+    // record as moved, but restores its own record of the same alert instead.
+    w.write("rules/errors.yml", CORE_ONLY);
+    let serve = Serve::start(&w, port);
+    let client = reqwest::Client::new();
+    // Edge's copy must not stay firing for ever: it is closed, and kept until it ages out.
+    wait_for_state(&w, "edge's copy closed", |db| async move {
+        errors_high(db).await.contains(&"edge=resolved".to_string())
+    })
+    .await;
+    let db = state_db(&w).await;
+    let edge = db
+        .load()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.key.rule == "ErrorsHigh" && r.group.as_deref() == Some("edge"))
+        .expect("edge's copy");
+    let history = db
+        .history(&HistoryQuery {
+            alert: Some(edge.fingerprint()),
+            rule: None,
+            group: Some("edge".into()),
+            since: Timestamp::EPOCH,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    db.close().await;
+    let last = history.last().expect("a history");
+    // Its firing was announced and core's copy is not firing: its end is announced too.
+    assert_eq!(
+        (last.change, last.from, last.to, last.notify),
+        (
+            Change::RuleRemoved,
+            AlertPhase::Firing,
+            AlertPhase::Resolved,
+            true
+        ),
+        "{history:?}"
+    );
+
+    // One alert, core's, which stays resolved: nothing is listed once core has evaluated, and
+    // no copy is left pending or firing.
+    let rules = format!("{}/api/v1/rules", serve.base);
+    wait_for(&client, &rules, "core evaluated", |b| {
+        let at = b["data"]["groups"][0]["lastEvaluation"].as_str()?;
+        (!at.is_empty()).then_some(())
+    })
+    .await;
+    let body = get(&client, &format!("{}/api/v1/alerts", serve.base)).await;
+    assert_eq!(body["data"]["alerts"], serde_json::json!([]), "{body}");
+    let left = errors_high(state_db(&w).await).await;
+    assert!(
+        left.iter()
+            .all(|r| !r.ends_with("=firing") && !r.ends_with("=pending")),
+        "{left:?}"
     );
     serve.stop();
 }

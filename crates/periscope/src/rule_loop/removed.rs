@@ -4,15 +4,23 @@
 //! Resolved and inactive ones age out with the prune; a pending or firing one would stay so
 //! forever, and a firing one would stay firing for whoever was told about it. So at start and
 //! at every prune (`prune.rs`), each pending or firing record that no loaded group would take
-//! back ([`RuleIndex::removed`]) is closed: firing becomes resolved and pending becomes
+//! back ([`RuleIndex::unclaimed`]) is closed: firing becomes resolved and pending becomes
 //! inactive, with a transition whose change is [`Change::RuleRemoved`], saved under the
 //! record's group. A firing alert whose firing was notified has its resolution notified the way
 //! every resolution is: the transition goes to the notifier with the resolved record. From then
 //! on the record ages out like any other resolved one.
 //!
+//! A rule that moved leaves a record behind too when the group it moved to already has its own
+//! record of the same alert (same rule name and labels: the group has, or had, a rule of that
+//! name raising it). That group restores its own record (`restore.rs`), and the moved copy stays
+//! under the old group, where nothing saves it any more: were it pending or firing, it would
+//! stay so for ever and be handed to the notifier as firing at every start. So it is closed the
+//! same way, by the prune that runs as `serve` starts.
+//!
 //! One exception: when a loaded group holds a pending or firing alert with the same rule name
-//! and labels (a rule of that name lives on in another group), the old record is closed without
-//! a notification, because to the notifier the two are one alert and it is still firing.
+//! and labels (a rule of that name lives on in another group, or a left-behind copy's winner is
+//! open), the old record is closed without a notification, because to the notifier the two are
+//! one alert and it is still firing.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -69,11 +77,11 @@ pub fn close(rules: &RuleIndex, records: &[AlertRecord], now: Timestamp) -> Vec<
     let open = |r: &AlertRecord| matches!(r.phase, AlertPhase::Pending | AlertPhase::Firing);
     let live: BTreeSet<&AlertKey> = records
         .iter()
-        .filter(|r| open(r) && !rules.removed(r))
+        .filter(|r| open(r) && !rules.unclaimed(r))
         .map(|r| &r.key)
         .collect();
     let mut by_group: BTreeMap<Option<&str>, StateBatch> = BTreeMap::new();
-    for record in records.iter().filter(|r| open(r) && rules.removed(r)) {
+    for record in records.iter().filter(|r| open(r) && rules.unclaimed(r)) {
         let (closed, transition) = closed(record, live.contains(&record.key), now);
         let batch = by_group
             .entry(record.group.as_deref())
@@ -123,7 +131,7 @@ fn closed(record: &AlertRecord, shared: bool, now: Timestamp) -> (AlertRecord, T
 mod tests {
     use model::Labels;
 
-    use super::super::restore::tests::{TWO_GROUPS, groups};
+    use super::super::restore::tests::{CORE, TWO_GROUPS, groups};
     use super::*;
 
     /// Groups `api` and `db` keep their rule `Down`; `Gone` and the group `old` are no longer
@@ -223,6 +231,28 @@ mod tests {
         assert_eq!(batches.len(), 1);
         assert_eq!(batches[0].group.as_deref(), Some("old"));
         assert!(!batches[0].transitions[0].notify, "{:?}", batches[0]);
+    }
+
+    #[test]
+    fn a_copy_left_behind_by_a_move_is_closed_and_its_end_told_only_when_no_copy_is_open() {
+        // `Down` left group edge for group core, which restored its own record of the alert.
+        let left = record("Down", "api", Some("edge"), AlertPhase::Firing);
+        for (own, told) in [(AlertPhase::Firing, false), (AlertPhase::Resolved, true)] {
+            let own = record("Down", "api", Some("core"), own);
+            let mut g = groups(CORE);
+            super::super::restore::restore(&mut g, vec![own.clone(), left.clone()]);
+            let batches = close(&RuleIndex::of(&g), &[own, left.clone()], NOW);
+            assert_eq!(batches.len(), 1, "core's own record is left to core");
+            let batch = &batches[0];
+            assert_eq!(batch.group.as_deref(), Some("edge"));
+            assert_eq!(batch.upserts[0].phase, AlertPhase::Resolved);
+            let t = &batch.transitions[0];
+            assert_eq!(
+                (t.change, t.notify),
+                (Change::RuleRemoved, told),
+                "{batch:?}"
+            );
+        }
     }
 
     #[test]

@@ -13,9 +13,19 @@
 //!   rule loop closes it (`removed.rs`): its rule was removed, so nothing would ever resolve it.
 //!   Resolved and inactive records are pruned in time.
 //!
-//! When one group gets two records of the same alert (its own and an older one), its own wins.
+//! When one group gets two records of the same alert, the better match wins: its own, else one
+//! the rule moved with (the first given, when two old groups hold one), else one saved before
+//! groups were stored. The other copy is not restored, and its row must not linger:
+//!
+//! - a copy saved before groups were stored is replaced by the group's first save of the alert;
+//! - a copy the rule would have moved with stays under its old group, where nothing saves it
+//!   any more (typically: the rule was taken out of a group while another group keeps a rule of
+//!   that name raising the same alert). It is left behind ([`RuleIndex::unclaimed`]), and when
+//!   pending or firing it is closed as the alert of a removed rule is (`removed.rs`): its end is
+//!   announced only when it was announced firing and the winner is neither pending nor firing,
+//!   so the notifier never hears of a second alert, nor of an end while the alert still fires.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use model::alert::{AlertKey, AlertRecord, StateBatch};
 use rules::native::RULE_FAILING_ALERT;
@@ -66,15 +76,19 @@ pub fn restore(groups: &mut [LoadedGroup], records: Vec<AlertRecord>) -> usize {
             continue;
         };
         let alerts = given[slot].entry(record.key.rule.clone()).or_default();
-        match alerts.get(&record.key) {
+        let loser = match alerts.get(&record.key) {
             // The record already there matches better (or as well): this one is left over.
-            Some((kept, _)) if *kept <= rank => unclaimed += 1,
-            Some(_) => {
-                alerts.insert(record.key.clone(), (rank, record));
-                unclaimed += 1;
-            }
-            None => {
-                alerts.insert(record.key.clone(), (rank, record));
+            Some((kept, _)) if *kept <= rank => Some(record),
+            _ => alerts
+                .insert(record.key.clone(), (rank, record))
+                .map(|(_, displaced)| displaced),
+        };
+        if let Some(loser) = loser {
+            unclaimed += 1;
+            // A row under a group (the rule moved from there) that nothing saves any more; a
+            // row without a group goes with the group's first save of the alert.
+            if let Some(group) = loser.group {
+                groups[slot].left_behind.push((group, loser.key));
             }
         }
     }
@@ -115,12 +129,16 @@ pub struct RuleIndex {
     groups: Vec<String>,
     /// For each alerting rule name, the groups (by position) that have a rule of that name.
     homes: BTreeMap<String, Vec<usize>>,
+    /// The rows the groups did not restore at the start because they restored their own record
+    /// of the same alert instead, by the group they are saved under.
+    left_behind: BTreeMap<String, BTreeSet<AlertKey>>,
 }
 
 impl RuleIndex {
-    /// The alerting rules of `groups`.
+    /// The alerting rules of `groups`, and the rows [`restore`] left behind for them.
     pub fn of(groups: &[LoadedGroup]) -> RuleIndex {
         let mut homes: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut left_behind: BTreeMap<String, BTreeSet<AlertKey>> = BTreeMap::new();
         for (i, loaded) in groups.iter().enumerate() {
             for rule in loaded.group.rules().filter(|r| r.alerting) {
                 let slots = homes.entry(rule.name.to_string()).or_default();
@@ -128,10 +146,17 @@ impl RuleIndex {
                     slots.push(i);
                 }
             }
+            for (group, key) in &loaded.left_behind {
+                left_behind
+                    .entry(group.clone())
+                    .or_default()
+                    .insert(key.clone());
+            }
         }
         RuleIndex {
             groups: groups.iter().map(|g| g.def.name.clone()).collect(),
             homes,
+            left_behind,
         }
     }
 
@@ -149,9 +174,10 @@ impl RuleIndex {
         }
     }
 
-    /// True when no loaded group would take `record` back: its rule (or, for the meta-alert,
-    /// the group it names) is no longer configured.
-    pub fn removed(&self, record: &AlertRecord) -> bool {
+    /// True when no loaded group takes `record` back: its rule (or, for the meta-alert, the
+    /// group it names) is no longer configured, or it was left behind at the start because the
+    /// group its rule moved to restored its own record of the same alert.
+    pub fn unclaimed(&self, record: &AlertRecord) -> bool {
         if record.key.rule == RULE_FAILING_ALERT {
             return record
                 .key
@@ -159,7 +185,12 @@ impl RuleIndex {
                 .get("group")
                 .is_none_or(|named| !self.groups.iter().any(|g| g == named));
         }
-        self.home(record).is_none()
+        let left_behind = record
+            .group
+            .as_ref()
+            .and_then(|group| self.left_behind.get(group))
+            .is_some_and(|keys| keys.contains(&record.key));
+        left_behind || self.home(record).is_none()
     }
 }
 
@@ -293,6 +324,58 @@ groups:
         assert_eq!(batches.len(), 1);
         assert_eq!(batches[0].group.as_deref(), Some("old"));
         assert_eq!(batches[0].removals, [firing("api", None, 1).key]);
+    }
+
+    /// One group `core` with the rule `Down`.
+    pub(in crate::rule_loop) const CORE: &str = r#"
+groups:
+  - name: core
+    rules:
+      - alert: Down
+        expr: up == 0
+"#;
+
+    #[test]
+    fn a_moved_copy_of_an_alert_the_group_has_its_own_record_of_is_left_behind() {
+        let own = firing("api", Some("core"), 5);
+        let moved = firing("api", Some("edge"), 1);
+        // Whichever comes first, the group's own record wins.
+        for records in [
+            vec![own.clone(), moved.clone()],
+            vec![moved.clone(), own.clone()],
+        ] {
+            let mut g = groups(CORE);
+            assert_eq!(restore(&mut g, records), 1);
+            assert_eq!(held(&g[0]), [("api".to_string(), Some(5))]);
+            let index = RuleIndex::of(&g);
+            // Not deleted as if it had moved: it did not, and its end may be owed to someone.
+            assert!(superseded(&mut g).is_empty());
+            assert!(index.unclaimed(&moved), "the copy under edge is nobody's");
+            assert!(!index.unclaimed(&own), "core's own record is core's");
+        }
+    }
+
+    #[test]
+    fn of_two_copies_a_rule_moved_with_the_first_moves_and_the_other_is_left_behind() {
+        let mut g = groups(CORE);
+        let first = firing("api", Some("a"), 1);
+        let second = firing("api", Some("b"), 2);
+        assert_eq!(restore(&mut g, vec![first.clone(), second.clone()]), 1);
+        assert_eq!(held(&g[0]), [("api".to_string(), Some(1))]);
+        let index = RuleIndex::of(&g);
+        let batches = superseded(&mut g);
+        assert_eq!(batches.len(), 1);
+        assert_eq!(batches[0].group.as_deref(), Some("a"));
+        assert!(index.unclaimed(&second) && !index.unclaimed(&first));
+    }
+
+    #[test]
+    fn a_copy_saved_before_groups_were_stored_is_not_left_behind() {
+        let mut g = groups(CORE);
+        let old = firing("api", None, 1);
+        restore(&mut g, vec![old.clone(), firing("api", Some("core"), 5)]);
+        // The group's first save of the alert replaces that row.
+        assert!(!RuleIndex::of(&g).unclaimed(&old));
     }
 
     #[test]
