@@ -52,6 +52,14 @@ pub fn parse(query: &str) -> Result<Expr, EvalError> {
     parse_for(query, DurationContext::INSTANT)
 }
 
+/// Parses PromQL as Prometheus does without its experimental features, which is how promtool
+/// checks rule files: Periscope's forecast functions are known, but the `anchored`/`smoothed`
+/// modifiers and duration arithmetic (`x[1m * 2]`) are refused, as promtool refuses them.
+pub fn parse_standard(query: &str) -> Result<Expr, EvalError> {
+    crate::forecast::register_parser_functions().map_err(|e| EvalError::Parse(e.to_string()))?;
+    query_text::parse_plain(query).map_err(EvalError::Parse)
+}
+
 /// Parses a PromQL expression to be evaluated in `context`: what `step()` and `range()` stand
 /// for in its duration expressions.
 pub fn parse_for(query: &str, context: DurationContext) -> Result<Expr, EvalError> {

@@ -250,6 +250,41 @@ fn the_report_reads_like_promtool_with_lines_and_hints() {
 const GOOD: &str = "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up == 0\n";
 
 #[test]
+fn forecast_functions_are_accepted_and_misplaced_tokens_are_located() {
+    let text = "
+groups:
+- name: disk
+  rules:
+  - alert: DiskFillsSoon
+    expr: time_until_full(used_bytes[6h], size_bytes[6h], 0.95) < 4 * 3600
+  - alert: DiskFillsLikely
+    expr: crossing_probability(free_bytes[1d], 0, 86400) > 0.5
+";
+    let file = rulefile::parse("disk.yml", text).unwrap();
+    assert_eq!(file.groups[0].rules.len(), 2);
+
+    for (expr, says) in [
+        ("up > > 1", "\"up > > 1\": unexpected \">\" at 1:6"),
+        ("rate(x[5m]) +", "unexpected end of input after \"+\""),
+        ("up down", "unexpected \"down\" at 1:4"),
+        // As promtool without its experimental features: the modifier is not PromQL here.
+        ("rate(x[5m] anchored)", "unexpected \"anchored\" at 1:12"),
+    ] {
+        let text = format!("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: '{expr}'\n");
+        let err = one_error(&text);
+        assert_eq!(err.line, 5, "{expr}");
+        assert!(err.message.contains(says), "{expr}: {}", err.message);
+        let experimental = expr.contains("anchored");
+        let hint = err.hint.as_deref().unwrap_or_default();
+        assert_eq!(
+            hint.contains("experimental"),
+            experimental,
+            "{expr}: {hint}"
+        );
+    }
+}
+
+#[test]
 fn durations_of_every_unit_are_accepted_and_numbers_are_not() {
     let text = "groups:\n- name: g\n  interval: 1m30s\n  query_offset: 0\n  limit: 10\n  labels: {team: db}\n  rules:\n  - alert: A\n    expr: up == 0\n    for: 1y2w3d4h5m6s7ms\n    keep_firing_for: 0s\n";
     let file = rulefile::parse("t.yml", text).unwrap();

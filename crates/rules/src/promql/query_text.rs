@@ -10,6 +10,7 @@
 mod durations;
 mod info_selector;
 mod range_modifiers;
+mod syntax_error;
 
 pub use durations::DurationContext;
 pub(crate) use info_selector::INFO_SELECTOR_MARKER;
@@ -34,10 +35,22 @@ pub(super) fn parse(query: &str, context: DurationContext) -> Result<Expr, EvalE
     parse_text(&modifiers.marked()?)
 }
 
+/// Parses text as the PromQL parser reads it, without Periscope's preparation; a syntax error
+/// the parser leaves vague is located (see `syntax_error`).
+pub(super) fn parse_plain(text: &str) -> Result<Expr, String> {
+    promql_parser::parser::parse(text).map_err(|message| {
+        if message == syntax_error::VAGUE_MESSAGE {
+            syntax_error::explain(text).unwrap_or(message)
+        } else {
+            message
+        }
+    })
+}
+
 /// Parses prepared text; an `info()` label selector the parser refuses as empty is marked and
 /// the text parsed once more.
 fn parse_text(text: &str) -> Result<Expr, EvalError> {
-    let message = match promql_parser::parser::parse(text) {
+    let message = match parse_plain(text) {
         Ok(expr) => return Ok(expr),
         Err(message) => message,
     };

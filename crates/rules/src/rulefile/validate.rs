@@ -428,12 +428,17 @@ impl Validator {
         self.error(at(v), place, format!("{what} {key:?}: {e}"), hint);
     }
 
-    /// Parses an expression; returns whether it is valid PromQL.
+    /// Parses an expression as promtool does (Periscope's forecast functions known too);
+    /// returns whether it is valid.
     fn promql(&mut self, expr: &Spanned<String>, place: &Place) -> bool {
-        match promql_parser::parser::parse(&expr.value) {
+        match crate::promql::parse_standard(&expr.value) {
             Ok(_) => true,
-            Err(e) => {
-                let hint = promql_hint(&expr.value);
+            Err(err) => {
+                let e = match err {
+                    crate::promql::EvalError::Parse(message) => message,
+                    other => other.to_string(),
+                };
+                let hint = promql_hint(&expr.value).or_else(|| experimental_hint(&e));
                 self.error(
                     at(expr),
                     place,
@@ -487,6 +492,19 @@ impl Validator {
             );
         }
     }
+}
+
+/// A hint for a modifier that Prometheus only parses with an experimental feature turned on.
+fn experimental_hint(message: &str) -> Option<String> {
+    ["anchored", "smoothed"]
+        .iter()
+        .any(|word| message.contains(&format!("unexpected {word:?}")))
+        .then(|| {
+            "the anchored and smoothed range modifiers are experimental in Prometheus, and promtool \
+             refuses them in rule files unless its extended range selectors feature is on; \
+             Periscope's queries and TOML rules accept them"
+                .into()
+        })
 }
 
 /// A hint for the PromQL parser's terse messages: unbalanced brackets or a dangling operator.
