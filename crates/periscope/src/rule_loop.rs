@@ -14,7 +14,8 @@
 //! Alert records are saved under their group, so rules of the same name in two groups keep
 //! their own alerts across a restart (`restore.rs`). The series Periscope's rules last found,
 //! which drive their "no data" alerts, are saved as documents beside them (`seen.rs`). At start
-//! and every hour the pending and firing alerts of rules no longer configured are closed as
+//! and every hour the pending and firing alerts of rules no longer configured (and the old
+//! group's copy of an alert whose rule moved into a group holding its own) are closed as
 //! resolved (`removed.rs`) and the old state is pruned (`prune.rs`).
 //!
 //! Failure is contained: a rule that fails is a health problem of that rule and the group

@@ -1,8 +1,9 @@
 //! Forgetting old alert state: `serve` prunes the state database at start and every hour.
 //!
-//! Each turn first closes the pending and firing records of rules that are no longer configured
-//! (`removed.rs`): they resolve, with a transition that says why, and from then on age like any
-//! resolved record. Then what goes: resolved and inactive records last evaluated more than
+//! Each turn first closes the pending and firing records no loaded group will take back
+//! (`removed.rs`): those of rules that are no longer configured, and the old group's copy of an
+//! alert whose rule moved into a group that had its own. They resolve, with a transition that
+//! says why, and from then on age like any resolved record. Then what goes: resolved and inactive records last evaluated more than
 //! [`RETENTION`] ago (alerts of rules that were removed or moved on; a live rule saves its
 //! records at every evaluation, so they never get that old) and transitions older than that.
 //! Pending and firing records of configured rules stay, however old. [`RETENTION`] is the
