@@ -127,6 +127,76 @@ mod tests {
 }
 
 #[cfg(test)]
+mod property_tests {
+    use proptest::prelude::*;
+
+    use super::super::range::{extrapolated, instant_change};
+    use super::restarted;
+    use crate::promql::Point;
+
+    /// A counter scraped at irregular times, with restarts (a drop to a small value), and
+    /// start timestamps that only say what the values say: one per run, the first run's at or
+    /// before the window's start, each later run's between the samples around its restart.
+    fn counter_with_starts() -> impl Strategy<Value = (Vec<Point>, Vec<i64>, (i64, i64))> {
+        let step = (
+            1i64..120_000,
+            0u32..100,
+            proptest::bool::weighted(0.15),
+            0u32..5,
+        );
+        (
+            proptest::collection::vec(step, 2..40),
+            1i64..300_000,
+            0i64..100_000,
+            0i64..60_000,
+        )
+            .prop_map(|(steps, before, start_lead, after)| {
+                let mut t = 1_000_000_000_000i64;
+                let (mut v, mut points, mut starts) = (0.0, Vec::new(), Vec::new());
+                let first_t = t + steps[0].0;
+                let window_start = first_t - before;
+                let mut run_start = window_start - start_lead;
+                for (i, &(gap, rise, restart, restarted_at)) in steps.iter().enumerate() {
+                    let previous = t;
+                    t += gap;
+                    if i > 0 && restart {
+                        v = f64::from(restarted_at);
+                        // After the previous sample, before this one.
+                        run_start = previous + gap / 2;
+                    } else {
+                        v += f64::from(rise);
+                    }
+                    points.push(Point { t, v });
+                    starts.push(run_start);
+                }
+                let window_end = t + after;
+                (points, starts, (window_start, window_end))
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn start_timestamps_that_say_nothing_new_change_nothing(
+            (points, starts, window) in counter_with_starts(),
+            rate in proptest::bool::ANY,
+        ) {
+            // A restart whose value did not drop is one the values cannot show: leave those out.
+            let drops_only = (1..points.len())
+                .all(|i| !restarted(&points, &starts, i) || points[i].v < points[i - 1].v);
+            prop_assume!(drops_only);
+            prop_assert_eq!(
+                extrapolated(&points, &starts, window, true, rate),
+                extrapolated(&points, &[], window, true, rate)
+            );
+            prop_assert_eq!(
+                instant_change(&points, &starts, rate),
+                instant_change(&points, &[], rate)
+            );
+        }
+    }
+}
+
+#[cfg(test)]
 mod script_tests {
     use crate::promqltest::assert_script_passes;
 

@@ -148,7 +148,7 @@ fn counted_from(
 /// A counter's start timestamps (`starts`, empty when none) add restarts, and when the first
 /// point started counting inside the window, its value counts from zero at that start instead
 /// of extrapolating towards the window's start; one such point is then enough.
-fn extrapolated(
+pub(super) fn extrapolated(
     points: &[Point],
     starts: &[i64],
     window: (i64, i64),
@@ -216,7 +216,7 @@ fn extrapolated(
 /// irate and idelta: the change between the last two points; for irate a drop, or a restart
 /// its start timestamps show, is a counter reset (the last value is the increase) and the
 /// result is per second.
-fn instant_change(points: &[Point], starts: &[i64], rate: bool) -> Option<f64> {
+pub(super) fn instant_change(points: &[Point], starts: &[i64], rate: bool) -> Option<f64> {
     if points.len() < 2 {
         return None;
     }
