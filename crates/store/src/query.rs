@@ -25,10 +25,28 @@ pub trait Source {
 
 /// `Querier::select`.
 pub fn select(shared: &impl Source, matchers: &[Matcher], range: TimeRange) -> Vec<SeriesData> {
+    select_at_most(shared, matchers, range, usize::MAX).unwrap_or_default()
+}
+
+/// `Querier::select_at_most`: `None` as soon as more than `limit` series match, which a source
+/// (a block, the head) tells from its postings before any sample is read; so a selector that
+/// would load millions of series is refused before it takes their memory, and a query within
+/// the limit pays nothing for the check. Sources can share series, so the final count is
+/// checked too.
+pub fn select_at_most(
+    shared: &impl Source,
+    matchers: &[Matcher],
+    range: TimeRange,
+    limit: usize,
+) -> Option<Vec<SeriesData>> {
     let (start, end) = (range.start.0, range.end.0);
     let mut merged: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
     for b in shared.blocks().iter().filter(|b| b.overlaps(start, end)) {
-        for i in b.select(matchers) {
+        let ids = b.select(matchers);
+        if ids.len() > limit {
+            return None;
+        }
+        for i in ids {
             let Some(e) = b.entry(i) else { continue };
             if e.min_t > end || e.max_t < start {
                 continue;
@@ -49,15 +67,18 @@ pub fn select(shared: &impl Source, matchers: &[Matcher], range: TimeRange) -> V
     }
     if merged.is_empty() {
         // Only the head answers (recent data: every rule evaluation): no merge needed.
-        let mut series = shared.head().select_series(matchers, range);
+        let mut series = shared.head().select_series(matchers, range, limit)?;
         series.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
-        return series;
+        return Some(series);
+    }
+    if shared.head().matching_series(matchers) > limit {
+        return None;
     }
     let from_head = shared.head().select(matchers, range);
     for (labels, samples) in from_head {
         merged.entry(labels).or_default().extend(samples);
     }
-    merged
+    let series = merged
         .into_iter()
         .filter_map(|(labels, mut samples)| {
             samples.sort_by_key(|&(t, _)| t);
@@ -73,26 +94,8 @@ pub fn select(shared: &impl Source, matchers: &[Matcher], range: TimeRange) -> V
                 start_timestamps: Vec::new(),
             })
         })
-        .collect()
-}
-
-/// True when more than `limit` series surely match: one source alone (a block or the head) has
-/// more matching series than that. Counting postings costs no sample reads, so a selector that
-/// would load millions of series is refused before it takes their memory. Sources can share
-/// series, so a sum over sources proves nothing; [`select`]'s caller checks the final count.
-pub fn surely_more_than(
-    shared: &impl Source,
-    matchers: &[Matcher],
-    range: TimeRange,
-    limit: usize,
-) -> bool {
-    let (start, end) = (range.start.0, range.end.0);
-    shared.head().matching_series(matchers) > limit
-        || shared
-            .blocks()
-            .iter()
-            .filter(|b| b.overlaps(start, end))
-            .any(|b| b.select(matchers).len() > limit)
+        .collect::<Vec<_>>();
+    (series.len() <= limit).then_some(series)
 }
 
 /// Calls `f` with the label pairs of every matching series with samples in `range`.

@@ -308,11 +308,12 @@ impl Querier for Store {
         range: TimeRange,
         max_series: usize,
     ) -> Result<Option<Vec<SeriesData>>, StoreError> {
-        if crate::query::surely_more_than(&*self.shared, matchers, range, max_series) {
-            return Ok(None);
-        }
-        let series = crate::query::select(&*self.shared, matchers, range);
-        Ok((series.len() <= max_series).then_some(series))
+        Ok(crate::query::select_at_most(
+            &*self.shared,
+            matchers,
+            range,
+            max_series,
+        ))
     }
 
     fn label_names(

@@ -9,9 +9,18 @@ use super::{Head, collect_chunk};
 impl Head {
     /// The matching series with samples in `range`, as a query returns them: samples by time,
     /// one per timestamp (the first where frozen chunks repeat one), series in id order.
-    pub fn select_series(&self, matchers: &[Matcher], range: TimeRange) -> Vec<SeriesData> {
+    /// `None`, before any sample is read, when more than `limit` series match.
+    pub fn select_series(
+        &self,
+        matchers: &[Matcher],
+        range: TimeRange,
+        limit: usize,
+    ) -> Option<Vec<SeriesData>> {
         let index = self.index();
         let ids = index.select(matchers);
+        if ids.len() > limit {
+            return None;
+        }
         let data = self.data();
         let mut out = Vec::with_capacity(ids.len());
         // Room for a typical rule's window (tens of samples) from the start.
@@ -38,6 +47,6 @@ impl Head {
                 start_timestamps: Vec::new(),
             });
         }
-        out
+        Some(out)
     }
 }

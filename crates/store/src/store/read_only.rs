@@ -167,11 +167,9 @@ impl Querier for ReadOnlyStore {
         range: TimeRange,
         max_series: usize,
     ) -> Result<Option<Vec<SeriesData>>, StoreError> {
-        if crate::query::surely_more_than(self, matchers, range, max_series) {
-            return Ok(None);
-        }
-        let series = crate::query::select(self, matchers, range);
-        Ok((series.len() <= max_series).then_some(series))
+        Ok(crate::query::select_at_most(
+            self, matchers, range, max_series,
+        ))
     }
 
     fn label_names(

@@ -347,6 +347,8 @@ impl Fetched {
         let smoothed = modifier == RangeModifier::Smoothed;
         for series in &mut matrix {
             series.points = extend_to_window(&series.points, window, smoothed);
+            // The edge points are computed: the start timestamps no longer line up with them.
+            series.start_times.clear();
         }
         matrix.retain(|s| !s.points.is_empty());
         Ok(matrix)
