@@ -21,14 +21,19 @@
 
 mod digest;
 mod escalations;
+mod flush_plan;
+mod gc;
 #[cfg(test)]
 mod gc_tests;
+mod message;
 pub mod outbox;
 #[cfg(test)]
 mod partner_tests;
 #[cfg(test)]
 mod people_hours_tests;
 mod receiver;
+mod scheduled;
+mod settle;
 #[cfg(test)]
 mod tests;
 
@@ -40,13 +45,13 @@ use model::alert::{Document, DocumentWrite};
 use model::level::Level;
 
 use crate::alert::Alert;
-use crate::channel::{Channel, Delivered, DeliveryError, Notification, Person};
-use crate::dispatch::{Dispatcher, Flush};
+use crate::channel::{Channel, Delivered, DeliveryError};
+use crate::dispatch::Dispatcher;
 use crate::escalation::EscalationPolicies;
 use crate::inhibit::Inhibitor;
 use crate::maintenance::MaintenanceWindows;
 use crate::mute::{Dependencies, MuteReason, Muter};
-use crate::nflog::{self, NotificationLog, Seen};
+use crate::nflog::{self, NotificationLog};
 use crate::oncall::OnCall;
 use crate::partner::Partners;
 use crate::route::RouteTree;
@@ -310,24 +315,6 @@ impl Pipeline {
         .min()
     }
 
-    /// Forgets silences expired more than [`RETENTION`] ago and the log entries of groups
-    /// that vanished that long ago, in memory and in the state database.
-    fn gc(&mut self, now: Timestamp) {
-        for id in self.silences.gc(now, RETENTION) {
-            self.writes.push(DocumentWrite::Delete {
-                kind: crate::silence::DOCUMENT_KIND.into(),
-                key: id,
-            });
-        }
-        let active: std::collections::HashSet<&str> = self
-            .dispatcher
-            .groups()
-            .map(|(_, g)| g.key.as_str())
-            .collect();
-        let deleted = self.nflog.gc(now, RETENTION, &|key| active.contains(key));
-        self.writes.extend(deleted);
-    }
-
     /// The state-database writes made since the last call, in order.
     pub fn take_writes(&mut self) -> Vec<DocumentWrite> {
         std::mem::take(&mut self.writes)
@@ -399,338 +386,4 @@ impl Pipeline {
             .or_else(|| self.setup.inhibitor.mute(alert, now))
             .or_else(|| self.setup.dependencies.mute(alert, now))
     }
-
-    /// Stages 3 to 6 for one flush.
-    fn plan_flush(&mut self, flush: &Flush, now: Timestamp) {
-        let Some(receiver) = self.setup.receivers.get(&flush.receiver).cloned() else {
-            return;
-        };
-        let route = &self.setup.tree.routes[flush.route];
-        let repeat = route.timing.repeat_interval;
-        let mut firing = Vec::new();
-        let mut muted = Vec::new();
-        let mut resolved = Vec::new();
-        // A partner's rule may hold back what it must not hear of yet: held like a muted
-        // alert (a resolution still reaches it if it heard the alert fire), and the group
-        // flushes again when the first held alert falls due.
-        let mut partner_wake: Option<Timestamp> = None;
-        let mut partner_held = 0;
-        for alert in &flush.alerts {
-            if !alert.is_firing() {
-                resolved.push(alert.fingerprint);
-            } else if self.mute_reason(flush.route, alert, now).is_some() {
-                muted.push(alert.fingerprint);
-            } else if let Some(partner) = &receiver.partner
-                && let Some(due) = partner.decide(alert, now).held_until()
-            {
-                partner_held += 1;
-                muted.push(alert.fingerprint);
-                if let Some(at) = due {
-                    partner_wake = Some(partner_wake.map_or(at, |w| w.min(at)));
-                }
-            } else {
-                firing.push(alert.fingerprint);
-            }
-        }
-        self.counters.muted += muted.len() as u64 - partner_held;
-        self.counters.partner_held += partner_held;
-        if let Some(at) = partner_wake {
-            self.dispatcher.wake_at(flush.group, at);
-        }
-        if firing.is_empty() {
-            // Nothing fires that anyone may hear of: an escalation for it has nothing to do.
-            if let Some(write) = self.escalations.resolve(&flush.key) {
-                self.writes.push(write);
-            }
-        }
-        for slot in &receiver.channels {
-            let seen = Seen {
-                firing: &firing,
-                muted: &muted,
-                resolved: &resolved,
-            };
-            let plan = self
-                .nflog
-                .plan(&slot.integration, &flush.key, seen, repeat, now);
-            let resolved_alerts: Vec<&Alert> = flush
-                .alerts
-                .iter()
-                .filter(|a| !a.is_firing())
-                .map(|a| a.as_ref())
-                .collect();
-            if let Some(d) = self.digests.get_mut(&slot.integration) {
-                d.update_resolved(&flush.key, &resolved_alerts);
-            }
-            if !plan.decision.send() {
-                continue;
-            }
-            if plan.firing.is_empty() && !slot.send_resolved {
-                let write = self
-                    .nflog
-                    .record(&slot.integration, &flush.key, &plan, None, now);
-                self.writes.push(write);
-                continue;
-            }
-            let alerts: Vec<Alert> = flush
-                .alerts
-                .iter()
-                .filter(|a| {
-                    plan.firing.binary_search(&a.fingerprint).is_ok()
-                        || plan.resolved.binary_search(&a.fingerprint).is_ok()
-                })
-                .map(|a| a.as_ref().clone())
-                .collect();
-            let level = notification_level(&alerts);
-            // A group whose earlier news waits in a digest joins it even once the hours have
-            // begun: the digest goes out in this same tick, and sending the group as well
-            // would tell the same alerts twice.
-            let in_digest = self
-                .digests
-                .get(&slot.integration)
-                .is_some_and(|d| d.holds(&flush.key));
-            if level == Level::NonCritical
-                && let Some((_, hours)) = &receiver.hours
-                && (in_digest || !hours.contains(now))
-            {
-                self.counters.held += 1;
-                let digest = self.digests.entry(slot.integration.clone()).or_default();
-                digest.receiver = receiver.name.clone();
-                digest.hold(&flush.key, &plan, alerts.into_iter(), now);
-                continue;
-            }
-            let mut notification = self.notification(&receiver, flush, alerts, level, now);
-            if let Some(partner) = &receiver.partner {
-                notification.people = partner.contacts.clone();
-            }
-            if level == Level::Critical
-                && let Some(policy) = &receiver.escalation
-                && !plan.firing.is_empty()
-            {
-                let (people, write) = self.escalations.start_or_current(
-                    &flush.key,
-                    &receiver.name,
-                    policy,
-                    &notification,
-                    &self.setup.policies,
-                    &self.setup.oncall,
-                    now,
-                );
-                self.writes.extend(write);
-                notification.people = people;
-                notification.ack_url = self
-                    .setup
-                    .ack_links
-                    .as_ref()
-                    .map(|s| s.link(&self.setup.external_url, &flush.key));
-            } else if level == Level::NonCritical && receiver.partner.is_none() {
-                notification.people = self.business_hours_people(&receiver, now);
-            }
-            notification.reference = self
-                .nflog
-                .entry(&slot.integration, &flush.key)
-                .and_then(|e| e.reference.clone());
-            let entry = Entry {
-                integration: slot.integration.clone(),
-                group_key: flush.key.clone(),
-                notification,
-                settles: Settles::Group((&plan).into()),
-                attempts: 0,
-                next_attempt: now,
-                last_error: None,
-            };
-            let write = self.outbox.push(entry, now);
-            self.writes.push(write);
-        }
-    }
-
-    /// A message for `receiver` about `alerts` of `flush`'s group.
-    fn notification(
-        &self,
-        receiver: &Receiver,
-        flush: &Flush,
-        mut alerts: Vec<Alert>,
-        level: Level,
-        now: Timestamp,
-    ) -> Notification {
-        let (common_labels, common_annotations) = common(&alerts);
-        let mut truncated_alerts = 0;
-        if receiver.max_alerts > 0 && alerts.len() > receiver.max_alerts {
-            truncated_alerts = alerts.len() - receiver.max_alerts;
-            alerts.truncate(receiver.max_alerts);
-        }
-        Notification {
-            receiver: receiver.name.clone(),
-            group_key: flush.key.clone(),
-            group_labels: flush.labels.clone(),
-            common_labels,
-            common_annotations,
-            alerts,
-            truncated_alerts,
-            external_url: self.setup.external_url.clone(),
-            level,
-            at: now,
-            ack_url: None,
-            people: Vec::new(),
-            reference: None,
-        }
-    }
-
-    /// Whom non-critical news on `receiver` names: its escalation policy's first step, each
-    /// person only inside their own hours. It never escalates.
-    fn business_hours_people(&self, receiver: &Receiver, now: Timestamp) -> Vec<Person> {
-        let Some(name) = receiver.escalation.as_ref() else {
-            return Vec::new();
-        };
-        let Some(policy) = self.setup.policies.get(name) else {
-            return Vec::new();
-        };
-        policy.first_step_in_hours(name, &self.setup.oncall, now).0
-    }
-
-    /// Sends each digest whose receiver's hours have begun.
-    fn send_due_digests(&mut self, now: Timestamp) {
-        let due: Vec<String> = self
-            .digests
-            .iter()
-            .filter(|(_, d)| !d.is_empty())
-            .filter(|(_, d)| {
-                self.setup
-                    .receivers
-                    .get(&d.receiver)
-                    .and_then(|r| r.hours.as_ref())
-                    .is_none_or(|(_, hours)| hours.contains(now))
-            })
-            .map(|(k, _)| k.clone())
-            .collect();
-        for integration in due {
-            let Some(digest) = self.digests.get_mut(&integration) else {
-                continue;
-            };
-            let receiver_name = digest.receiver.clone();
-            let (alerts, plans) = digest.take();
-            let Some(receiver) = self.setup.receivers.get(&receiver_name) else {
-                continue;
-            };
-            let (common_labels, common_annotations) = common(&alerts);
-            let notification = Notification {
-                receiver: receiver.name.clone(),
-                group_key: format!("digest:{}", receiver.name),
-                group_labels: model::Labels::new(),
-                common_labels,
-                common_annotations,
-                level: notification_level(&alerts),
-                alerts,
-                truncated_alerts: 0,
-                external_url: self.setup.external_url.clone(),
-                at: now,
-                ack_url: None,
-                people: self.business_hours_people(receiver, now),
-                reference: None,
-            };
-            let entry = Entry {
-                integration: integration.clone(),
-                group_key: notification.group_key.clone(),
-                notification,
-                settles: Settles::Digest(plans),
-                attempts: 0,
-                next_attempt: now,
-                last_error: None,
-            };
-            let write = self.outbox.push(entry, now);
-            self.writes.push(write);
-        }
-    }
-
-    /// Queues every escalation step that has come due.
-    fn escalate(&mut self, now: Timestamp) {
-        let steps = self
-            .escalations
-            .due_steps(&self.setup.policies, &self.setup.oncall, now);
-        for (notification, write) in steps {
-            self.writes.push(write);
-            let Some(receiver) = self.setup.receivers.get(&notification.receiver) else {
-                continue;
-            };
-            for slot in &receiver.channels {
-                let mut n = notification.clone();
-                n.ack_url = self
-                    .setup
-                    .ack_links
-                    .as_ref()
-                    .map(|s| s.link(&self.setup.external_url, &notification.group_key));
-                n.at = now;
-                let entry = Entry {
-                    integration: slot.integration.clone(),
-                    group_key: format!("{}#escalation", notification.group_key),
-                    notification: n,
-                    settles: Settles::Nothing,
-                    attempts: 0,
-                    next_attempt: now,
-                    last_error: None,
-                };
-                let write = self.outbox.push(entry, now);
-                self.writes.push(write);
-            }
-        }
-    }
-
-    /// Records in the log what a delivered entry told.
-    fn settle(&mut self, entry: &Entry, reference: Option<String>, now: Timestamp) {
-        match &entry.settles {
-            Settles::Group(plan) => {
-                let write = self.nflog.record(
-                    &entry.integration,
-                    &entry.group_key,
-                    &plan.to_plan(),
-                    reference,
-                    now,
-                );
-                self.writes.push(write);
-            }
-            Settles::Digest(plans) => {
-                for (group_key, plan) in plans {
-                    let write = self.nflog.record(
-                        &entry.integration,
-                        group_key,
-                        &plan.to_plan(),
-                        None,
-                        now,
-                    );
-                    self.writes.push(write);
-                }
-            }
-            Settles::Nothing => {}
-        }
-    }
-}
-
-/// The most urgent level among firing alerts, or among all when none fires.
-fn notification_level(alerts: &[Alert]) -> Level {
-    let firing = alerts
-        .iter()
-        .filter(|a| a.is_firing())
-        .map(|a| a.level)
-        .max();
-    firing
-        .or_else(|| alerts.iter().map(|a| a.level).max())
-        .unwrap_or(Level::NonCritical)
-}
-
-/// Labels and annotations every alert shares.
-fn common(alerts: &[Alert]) -> (model::Labels, model::alert::Annotations) {
-    let Some(first) = alerts.first() else {
-        return Default::default();
-    };
-    let labels = first
-        .labels
-        .iter()
-        .filter(|(n, v)| alerts.iter().all(|a| a.labels.get(n) == Some(*v)))
-        .collect();
-    let annotations = first
-        .annotations
-        .iter()
-        .filter(|(n, v)| alerts.iter().all(|a| a.annotations.get(n) == Some(*v)))
-        .map(|(n, v)| (n.to_owned(), v.to_owned()))
-        .collect();
-    (labels, annotations)
 }

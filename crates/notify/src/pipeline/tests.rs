@@ -10,7 +10,7 @@ use model::{Labels, Timestamp};
 
 use super::*;
 use crate::ack::AckSigner;
-use crate::channel::{BoxFuture, Delivered, DeliveryError};
+use crate::channel::{BoxFuture, Delivered, DeliveryError, Notification};
 use crate::escalation::RawPolicy;
 use crate::inhibit::RawInhibitRule;
 use crate::oncall::RawPerson;
