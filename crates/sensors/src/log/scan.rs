@@ -13,49 +13,31 @@
 //! Very long content is bounded: a record keeps at most [`MAX_RECORD`] bytes for matching and
 //! events (later lines of the record are still counted), and a line longer than that keeps its
 //! first [`MAX_RECORD`] bytes while the rest is skipped up to its newline.
+//!
+//! Layout: this file holds the types and the top-level flow (`scan`, `process`); `records`
+//! assembles records from lines, `single_line` counts plain single-line records in bulk,
+//! `buffer` keeps the buffer within bounds, and `lines` walks lines.
 
 use std::io::{self, Read};
 
-use memchr::{memchr, memchr_iter, memrchr};
+use memchr::{memchr, memrchr};
 use regex::bytes::{CaptureLocations, Regex};
 
 use super::rules::Matcher;
 use super::timestamp::Parser;
+
+mod buffer;
+mod lines;
+mod records;
+mod single_line;
+
+use lines::{Newlines, trim_cr};
 
 /// Bytes asked for per read: big enough to amortise the system call and the searches' setup,
 /// small enough to stay in the L2 cache while it is scanned.
 pub(crate) const BLOCK: usize = 1 << 20;
 /// Record bytes kept for matching and events.
 pub(crate) const MAX_RECORD: usize = 2 << 20;
-/// Largest buffer: a kept record, a kept long-line head, and room for a block.
-const MAX_BUF: usize = 2 * MAX_RECORD + BLOCK;
-
-/// Finds the next newline, once per line where timestamps are read. On x86-64 with AVX2 it
-/// calls `memchr`'s AVX2 routine directly: `memchr::memchr` picks the routine anew on every
-/// call, which costs a few percent of the whole scan when lines are about 100 bytes.
-#[derive(Clone, Copy)]
-struct Newlines {
-    #[cfg(target_arch = "x86_64")]
-    avx2: Option<memchr::arch::x86_64::avx2::memchr::One>,
-}
-
-impl Newlines {
-    fn new() -> Self {
-        Newlines {
-            #[cfg(target_arch = "x86_64")]
-            avx2: memchr::arch::x86_64::avx2::memchr::One::new(b'\n'),
-        }
-    }
-
-    #[inline]
-    fn find(&self, haystack: &[u8]) -> Option<usize> {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(one) = &self.avx2 {
-            return one.find(haystack);
-        }
-        memchr(b'\n', haystack)
-    }
-}
 
 /// A position in a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -328,78 +310,6 @@ impl<'c> Scanner<'c> {
         Ok(ScanEnd { next, complete })
     }
 
-    /// Ensures at least a block of free space after `len`, moving kept bytes to the front,
-    /// growing the buffer, and as a last resort cutting over-long records and lines.
-    fn make_room(&mut self, c: &mut Cursor) {
-        if self.buf.len() - c.len >= BLOCK {
-            return;
-        }
-        self.compact(c);
-        if self.buf.len() - c.len >= BLOCK {
-            return;
-        }
-        if self.buf.len() < MAX_BUF {
-            let want = (self.buf.len() * 2).min(MAX_BUF);
-            self.buf.resize(want, 0);
-            if self.buf.len() - c.len >= BLOCK {
-                return;
-            }
-        }
-        if let Some(r) = c.rec.as_mut()
-            && !r.frozen
-            && c.pos - r.start > MAX_RECORD
-        {
-            r.end = r.end.min(r.start + MAX_RECORD);
-            r.first_end = r.first_end.min(r.end);
-            r.frozen = true;
-            r.truncated = true;
-            self.compact(c);
-        }
-        if self.buf.len() - c.len < BLOCK {
-            // The unfinished line at `pos` has no newline: keep its head, skip the rest.
-            let head_end = match c.long {
-                Some(l) => l.head_end,
-                None => {
-                    let head_end = c.pos + (c.len - c.pos).min(MAX_RECORD);
-                    c.long = Some(LongLine {
-                        head_end,
-                        off: c.base + c.pos as u64,
-                    });
-                    head_end
-                }
-            };
-            c.base += (c.len - head_end) as u64;
-            c.len = head_end;
-        }
-    }
-
-    /// Moves the kept bytes (a pending record, then everything from `pos`) to the front.
-    fn compact(&mut self, c: &mut Cursor) {
-        let (rec_start, rec_end) = match &c.rec {
-            Some(r) if r.frozen => (r.start, r.end),
-            Some(r) => (r.start, c.pos),
-            None => (c.pos, c.pos),
-        };
-        if rec_start == 0 && rec_end == c.pos {
-            return;
-        }
-        self.buf.copy_within(rec_start..rec_end, 0);
-        let new_pos = rec_end - rec_start;
-        self.buf.copy_within(c.pos..c.len, new_pos);
-        let shift_tail = c.pos - new_pos;
-        if let Some(r) = c.rec.as_mut() {
-            r.start -= rec_start;
-            r.end -= rec_start;
-            r.first_end -= rec_start;
-        }
-        if let Some(l) = c.long.as_mut() {
-            l.head_end -= shift_tail;
-        }
-        c.base += shift_tail as u64;
-        c.len -= shift_tail;
-        c.pos = new_pos;
-    }
-
     /// Handles the complete lines in the buffer; `searched` is where new bytes begin (the bytes
     /// before it, from `pos`, hold no newline).
     fn process<S: Sink>(&mut self, c: &mut Cursor, searched: usize, sink: &mut S) {
@@ -448,191 +358,6 @@ impl<'c> Scanner<'c> {
             self.hits = hits;
         }
         c.pos = end;
-    }
-
-    /// Single-line records with timestamps: lines holding a literal become records, the others
-    /// only have their timestamp parsed and are counted in bulk.
-    fn time_between_hits<S: Sink>(
-        &mut self,
-        c: &mut Cursor,
-        start: usize,
-        end: usize,
-        sink: &mut S,
-    ) {
-        let mut times = Times::default();
-        let mut plain = 0;
-        let mut ls = start;
-        for k in 0..=self.hits.len() {
-            // The lines before the next hit (hits are line starts, in order) are plain.
-            let stop = self.hits.get(k).copied().unwrap_or(end);
-            let n = self.time_plain(ls, stop, &mut times);
-            plain += n;
-            c.line_no += n;
-            let Some(i) = self.newlines.find(&self.buf[stop..end]) else {
-                break;
-            };
-            let le = stop + i;
-            let ce = trim_cr(&self.buf, stop, le);
-            self.line(c, stop, ce, c.base + stop as u64, false, true, sink);
-            ls = le + 1;
-        }
-        sink.plain(plain, &times);
-    }
-
-    /// Adds to `times` the timestamps of the whole lines in `buf[ls..stop]`; returns how many
-    /// lines there are. The hot loop of a scan that matches nothing: the stamper's variant is
-    /// chosen once rather than per line.
-    #[inline]
-    fn time_plain(&mut self, ls: usize, stop: usize, times: &mut Times) -> u64 {
-        let (buf, newlines) = (&self.buf[..stop], self.newlines);
-        match self.stamper.as_mut() {
-            Some(s) if s.pattern.is_none() => {
-                let parser = &mut s.parser;
-                each_line(buf, ls, newlines, |line| {
-                    if let Some(t) = parser.time(line) {
-                        times.add(t);
-                    }
-                })
-            }
-            Some(s) => each_line(buf, ls, newlines, |line| {
-                if let Some(t) = s.time(line) {
-                    times.add(t);
-                }
-            }),
-            None => memchr_iter(b'\n', &buf[ls..]).count() as u64,
-        }
-    }
-
-    /// Single-line records without timestamps: only lines holding a literal become records;
-    /// the lines between are counted in bulk.
-    fn count_between_hits<S: Sink>(
-        &mut self,
-        c: &mut Cursor,
-        start: usize,
-        end: usize,
-        sink: &mut S,
-    ) {
-        let mut at = start;
-        for k in 0..self.hits.len() {
-            let ls = self.hits[k];
-            let skipped = memchr_iter(b'\n', &self.buf[at..ls]).count() as u64;
-            sink.plain(skipped, &Times::default());
-            c.line_no += skipped;
-            let le = ls + memchr(b'\n', &self.buf[ls..end]).expect("a hit lies in a complete line");
-            let ce = trim_cr(&self.buf, ls, le);
-            c.line_no += 1;
-            sink.record(&Record {
-                text: &self.buf[ls..ce],
-                first_line: &self.buf[ls..ce],
-                line: c.line_no,
-                lines: 1,
-                time: None,
-                time_span: (0, 0),
-                candidate: true,
-                truncated: false,
-            });
-            at = le + 1;
-        }
-        let rest = memchr_iter(b'\n', &self.buf[at..end]).count() as u64;
-        sink.plain(rest, &Times::default());
-        c.line_no += rest;
-    }
-
-    /// One line `buf[ls..ce]` (terminator excluded) at file offset `off`.
-    #[allow(clippy::too_many_arguments)]
-    #[inline]
-    fn line<S: Sink>(
-        &mut self,
-        c: &mut Cursor,
-        ls: usize,
-        ce: usize,
-        off: u64,
-        truncated: bool,
-        cand: bool,
-        sink: &mut S,
-    ) {
-        c.line_no += 1;
-        let content = &self.buf[ls..ce];
-        let starts = match (self.record_start, &c.rec) {
-            (None, _) | (_, None) => true,
-            (Some(re), Some(_)) => re.is_match(content),
-        };
-        if !starts {
-            let r = c.rec.as_mut().expect("checked above");
-            r.lines += 1;
-            r.candidate |= cand;
-            if !r.frozen {
-                r.end = ce;
-                if truncated || r.end - r.start > MAX_RECORD {
-                    r.end = r.end.min(r.start + MAX_RECORD);
-                    r.frozen = true;
-                    r.truncated = true;
-                }
-            }
-            return;
-        }
-        if let Some(r) = c.rec.take() {
-            self.finalize(r, sink);
-        }
-        let (time, span) = match &mut self.stamper {
-            Some(s) => s.stamp(&self.buf[ls..ce]),
-            None => (None, (0, 0)),
-        };
-        let r = Pending {
-            start: ls,
-            off,
-            line: c.line_no,
-            lines: 1,
-            end: ce,
-            first_end: ce,
-            time,
-            span,
-            candidate: cand,
-            frozen: truncated,
-            truncated,
-        };
-        if self.record_start.is_some() {
-            c.rec = Some(r);
-        } else {
-            self.finalize(r, sink);
-        }
-    }
-
-    fn finalize<S: Sink>(&self, r: Pending, sink: &mut S) {
-        sink.record(&Record {
-            text: &self.buf[r.start..r.end],
-            first_line: &self.buf[r.start..r.first_end],
-            line: r.line,
-            lines: r.lines,
-            time: r.time,
-            time_span: r.span,
-            candidate: r.candidate,
-            truncated: r.truncated,
-        });
-    }
-}
-
-/// Calls `f` with each whole line of `buf[ls..]` (terminator and CR excluded); returns how
-/// many there were.
-#[inline(always)]
-fn each_line(buf: &[u8], mut ls: usize, newlines: Newlines, mut f: impl FnMut(&[u8])) -> u64 {
-    let mut n = 0;
-    while let Some(i) = newlines.find(&buf[ls..]) {
-        let le = ls + i;
-        f(&buf[ls..trim_cr(buf, ls, le)]);
-        n += 1;
-        ls = le + 1;
-    }
-    n
-}
-
-/// `ce` without a preceding `\r` (CRLF files).
-#[inline]
-fn trim_cr(buf: &[u8], ls: usize, ce: usize) -> usize {
-    if ce > ls && buf[ce - 1] == b'\r' {
-        ce - 1
-    } else {
-        ce
     }
 }
 

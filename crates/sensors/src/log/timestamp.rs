@@ -14,17 +14,28 @@
 //! about twenty bytes and the reading of its fraction, and gives exactly what a full parse
 //! gives (`timestamp/tests.rs` checks this against a parse without caches). Which records count
 //! as having a timestamp therefore never depends on the cache: every record is still parsed.
+//!
+//! Layout: this file holds the types and the parse flow (short path, full parse, the layout
+//! tried); `layout` compiles formats and presets, `zone` reads configured zones, `matching`
+//! matches items byte by byte, `head_cache` keeps the last head, and `instant` turns fields
+//! into epoch milliseconds.
 
-use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
 use model::Timestamp;
 
+mod head_cache;
+mod instant;
+mod layout;
 mod matching;
+mod zone;
 
-use matching::{
-    civil_from_days, days_from_civil, days_in_month, fraction_millis, match_items, match_tail,
-    offset_at, opt_fraction,
-};
+use head_cache::{HEAD_CACHE_BYTES, HeadCache, head_eq, second_at};
+use matching::{civil_from_days, fraction_millis, match_items, match_tail, opt_fraction};
+// The tests check the civil-date arithmetic through this module's names.
+#[cfg(test)]
+use matching::days_from_civil;
+
+pub(crate) use layout::preset_names;
 
 /// One step of a layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,191 +113,6 @@ enum Tail {
     Other,
 }
 
-/// Named layouts: `(name, format or internal items, default locating regex)`.
-const PRESETS: &[(&str, &str, Option<&str>)] = &[
-    ("iso8601", "", None),
-    ("rfc3339", "", None),
-    ("syslog", "%b %e %H:%M:%S%.f", None),
-    ("apache_error", "[%a %b %d %H:%M:%S%.f %Y]", None),
-    (
-        "clf",
-        "%d/%b/%Y:%H:%M:%S %z",
-        Some(r"\[(?P<ts>\d{1,2}/[A-Za-z]{3}/\d{4}:[^\]]+)\]"),
-    ),
-    ("epoch", "%s%.f", None),
-    ("epoch_ms", "", None),
-];
-
-/// Layouts tried at the start of each record when no `timestamp` is configured, most common
-/// first. Each must start with something a plain log message rarely starts with.
-const AUTO: &[&str] = &[
-    "iso8601",
-    "[%Y-%m-%d %H:%M:%S%.f]",
-    "apache_error",
-    "syslog",
-    "%Y/%m/%d %H:%M:%S%.f",
-    "%d-%b-%Y %H:%M:%S%.f",
-    "%y/%m/%d %H:%M:%S",
-    "%y%m%d %H%M%S",
-];
-
-/// The names `format` accepts instead of a `%` layout.
-pub(crate) fn preset_names() -> String {
-    let mut names: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();
-    names.push("none");
-    names.join(", ")
-}
-
-impl Layout {
-    fn new(items: Vec<Item>) -> Layout {
-        let head = items
-            .iter()
-            .position(|i| matches!(i, Item::Fraction | Item::OptFraction))
-            .unwrap_or(items.len());
-        let cacheable = head > 0
-            && matches!(
-                items[head - 1],
-                Item::Second | Item::Minute | Item::Year4 | Item::Year2 | Item::Lit(_)
-            );
-        let mut seconds = items[..head]
-            .iter()
-            .enumerate()
-            .filter(|(_, i)| **i == Item::Second);
-        let second = match (seconds.next(), seconds.next()) {
-            (Some((k, _)), None) => Some(k),
-            _ => None,
-        };
-        let tail = match items[head..] {
-            [] => Tail::Empty,
-            [Item::Fraction] => Tail::Fraction,
-            [Item::OptFraction] => Tail::OptFraction,
-            [Item::OptFraction, Item::OptOffset] => Tail::OptFractionOptOffset,
-            _ => Tail::Other,
-        };
-        Layout {
-            items,
-            head,
-            cacheable,
-            second,
-            tail,
-        }
-    }
-
-    /// A preset by name, with its default locating pattern.
-    pub(crate) fn preset(name: &str) -> Option<(Layout, Option<&'static str>)> {
-        let (_, fmt, pattern) = PRESETS.iter().find(|p| p.0 == name)?;
-        let layout = match name {
-            "iso8601" | "rfc3339" => Layout::iso8601(),
-            "epoch_ms" => Layout::new(vec![Item::EpochMillis]),
-            _ => Layout::compile(fmt).expect("preset formats are valid"),
-        };
-        Some((layout, *pattern))
-    }
-
-    fn iso8601() -> Layout {
-        use Item::*;
-        Layout::new(vec![
-            Year4,
-            Lit(b'-'),
-            Month,
-            Lit(b'-'),
-            Day,
-            DateTimeSep,
-            Hour,
-            Lit(b':'),
-            Minute,
-            Lit(b':'),
-            Second,
-            OptFraction,
-            OptOffset,
-        ])
-    }
-
-    /// The layouts auto-detection tries.
-    pub(crate) fn auto() -> Vec<Layout> {
-        AUTO.iter()
-            .map(|f| match Layout::preset(f) {
-                Some((l, _)) => l,
-                None => Layout::compile(f).expect("auto formats are valid"),
-            })
-            .collect()
-    }
-
-    /// Compiles a strftime-like format; the error names the offending directive.
-    pub(crate) fn compile(format: &str) -> Result<Layout, String> {
-        use Item::*;
-        let mut items = Vec::new();
-        let bytes = format.as_bytes();
-        let mut i = 0;
-        while i < bytes.len() {
-            let b = bytes[i];
-            i += 1;
-            if b == b' ' || b == b'\t' {
-                // Runs of blanks in the format match one run of blanks in the text.
-                if items.last() != Some(&Space) {
-                    items.push(Space);
-                }
-                continue;
-            }
-            if b != b'%' {
-                items.push(Lit(b));
-                continue;
-            }
-            let Some(&d) = bytes.get(i) else {
-                return Err("format ends with a lone `%`".into());
-            };
-            i += 1;
-            match d {
-                b'Y' => items.push(Year4),
-                b'y' => items.push(Year2),
-                b'm' => items.push(Month),
-                b'd' | b'e' => items.push(Day),
-                b'H' | b'k' => items.push(Hour),
-                b'I' | b'l' => items.push(Hour12),
-                b'p' | b'P' => items.push(AmPm),
-                b'M' => items.push(Minute),
-                b'S' => items.push(Second),
-                b'f' => items.push(Fraction),
-                b'.' if bytes.get(i) == Some(&b'f') => {
-                    i += 1;
-                    items.push(OptFraction);
-                }
-                b'b' | b'h' | b'B' => items.push(MonthName),
-                b'a' | b'A' => items.push(WeekdayName),
-                b'z' => items.push(Offset),
-                b'Z' => items.push(ZoneName),
-                b's' => items.push(EpochSeconds),
-                b'T' => items.extend([Hour, Lit(b':'), Minute, Lit(b':'), Second]),
-                b'F' => items.extend([Year4, Lit(b'-'), Month, Lit(b'-'), Day]),
-                b'D' => items.extend([Month, Lit(b'/'), Day, Lit(b'/'), Year2]),
-                b'R' => items.extend([Hour, Lit(b':'), Minute]),
-                b'%' => items.push(Lit(b'%')),
-                _ => {
-                    let shown = format[i - 2..].chars().take(2).collect::<String>();
-                    return Err(format!(
-                        "unsupported directive `{shown}` in timestamp format"
-                    ));
-                }
-            }
-        }
-        let has = |want: &[Item]| items.iter().any(|it| want.contains(it));
-        if has(&[Hour12]) && !has(&[AmPm]) {
-            return Err("`%I` (12-hour clock) needs `%p` (AM/PM) in the same format".into());
-        }
-        let epoch = has(&[EpochSeconds, EpochMillis]);
-        let date = has(&[Month, MonthName]) && has(&[Day]);
-        let time = has(&[Hour, Hour12]);
-        if !epoch && !date && !time {
-            return Err(
-                "the format has neither a date (month and day), a time of day (%H) nor \
-                        epoch seconds (%s)"
-                    .into(),
-            );
-        }
-        Ok(Layout::new(items))
-    }
-}
-
 /// A time zone as the parser uses it.
 #[derive(Clone, Debug)]
 pub(crate) enum Zone {
@@ -294,35 +120,6 @@ pub(crate) enum Zone {
     Fixed(i32),
     /// A named zone with daylight saving time.
     Named(TimeZone),
-}
-
-impl Zone {
-    /// `UTC`, `local` (the system's zone), an IANA name, or a fixed offset such as `+02:00`.
-    pub(crate) fn parse(name: &str) -> Result<Zone, String> {
-        if name.eq_ignore_ascii_case("utc") || name == "Z" {
-            return Ok(Zone::Fixed(0));
-        }
-        if let Some(secs) = parse_offset_text(name.as_bytes()) {
-            return Ok(Zone::Fixed(secs));
-        }
-        let tz = if name.eq_ignore_ascii_case("local") {
-            TimeZone::try_system()
-                .map_err(|e| format!("cannot determine the local time zone: {e}"))?
-        } else {
-            TimeZone::get(name).map_err(|e| format!("unknown time zone `{name}`: {e}"))?
-        };
-        Ok(match tz.to_fixed_offset() {
-            Ok(off) => Zone::Fixed(off.seconds()),
-            Err(_) => Zone::Named(tz),
-        })
-    }
-}
-
-/// A whole string that is `+hh:mm`, `+hhmm` or `+hh`.
-fn parse_offset_text(s: &[u8]) -> Option<i32> {
-    let mut i = 0;
-    let secs = offset_at(s, &mut i)?;
-    (i == s.len() && !s.is_empty() && s[0] != b'Z').then_some(secs)
 }
 
 /// Fields read from the text before they become an instant.
@@ -360,95 +157,6 @@ pub(crate) struct Parser {
     /// The last instant computed, for fields equal but for the fraction.
     last: Option<(Fields, i64)>,
 }
-
-/// The text and fields of the last parsed layout head.
-struct HeadCache {
-    layout: usize,
-    /// The layout's tail.
-    tail: Tail,
-    len: usize,
-    bytes: [u8; HEAD_CACHE_BYTES],
-    fields: Fields,
-    /// The instant of `fields`, once a record with this head was parsed and its tail changed
-    /// no field but the fraction: then every record with this head whose tail is simple (see
-    /// [`match_tail`]) is this instant plus its fraction.
-    instant: Option<i64>,
-    /// Where the `%S` digits are in `bytes`, when the instant moves one for one with the
-    /// seconds: a year and a date are present (no "latest instant not in the future"
-    /// completion) and no epoch. A text differing from `bytes` only there is the same minute.
-    second_at: Option<usize>,
-}
-
-impl HeadCache {
-    /// The instant of `text`'s head when it is this head, or this head but for its seconds
-    /// (the cache then moves to the new second). `None`: parse in full.
-    #[inline]
-    fn instant_of(&mut self, text: &[u8]) -> Option<i64> {
-        let ms = self.instant?;
-        if head_eq(text, &self.bytes, self.len) {
-            return Some(ms);
-        }
-        self.next_second(text)
-    }
-
-    /// The same minute at another second (a busy log moves to the next second every few dozen
-    /// records). Matching the head again would give the same fields but `second`: the bytes
-    /// before the `%S` digits are equal, the digits are two (`%S` reads exactly two, and an
-    /// item before it cannot have looked at them without consuming them), the bytes after
-    /// are equal, and the head ends in a fixed-width item. The instant moves with the second:
-    /// no completion from `now` applies, and a named zone's offset is per minute.
-    #[cold]
-    #[inline(never)]
-    fn next_second(&mut self, text: &[u8]) -> Option<i64> {
-        let (at, ms) = (self.second_at?, self.instant?);
-        let (&a, &b) = (text.get(at)?, text.get(at + 1)?);
-        if !a.is_ascii_digit() || !b.is_ascii_digit() {
-            return None;
-        }
-        let mut probe = self.bytes;
-        probe[at] = a;
-        probe[at + 1] = b;
-        if !head_eq(text, &probe, self.len) {
-            return None;
-        }
-        let s = u32::from(a - b'0') * 10 + u32::from(b - b'0');
-        if s > 60 {
-            return None;
-        }
-        let second = s.min(59);
-        let ms = ms + (i64::from(second) - i64::from(self.fields.second)) * 1000;
-        self.bytes = probe;
-        self.fields.second = second;
-        self.instant = Some(ms);
-        Some(ms)
-    }
-}
-
-/// Whether `text` starts with the `len` first bytes of `head` (`len` at most
-/// [`HEAD_CACHE_BYTES`]), comparing 16 or 8 bytes at a time rather than calling `memcmp`.
-#[inline]
-fn head_eq(text: &[u8], head: &[u8; HEAD_CACHE_BYTES], len: usize) -> bool {
-    let (Some(t), Some(h)) = (text.get(..len), head.get(..len)) else {
-        return false;
-    };
-    fn at<const N: usize>(s: &[u8], i: usize) -> [u8; N] {
-        s[i..i + N].try_into().expect("N bytes")
-    }
-    if (16..=32).contains(&len) {
-        at::<16>(t, 0) == at::<16>(h, 0) && at::<16>(t, len - 16) == at::<16>(h, len - 16)
-    } else if len > 32 {
-        at::<16>(t, 0) == at::<16>(h, 0)
-            && at::<16>(t, 16) == at::<16>(h, 16)
-            && at::<16>(t, len - 16) == at::<16>(h, len - 16)
-    } else if len >= 8 {
-        at::<8>(t, 0) == at::<8>(h, 0) && at::<8>(t, len - 8) == at::<8>(h, len - 8)
-    } else {
-        t == h
-    }
-}
-
-/// Longest head text cached; longer heads are parsed every time.
-const HEAD_CACHE_BYTES: usize = 48;
 
 /// Records in a row without a recognisable timestamp after which auto-detection stops trying.
 const AUTO_GIVE_UP: u32 = 1000;
@@ -634,97 +342,6 @@ impl Parser {
         }
         Some((ms + i64::from(fields.nanos / 1_000_000), end))
     }
-
-    /// The instant the fields name, completing a missing year or date from `now`.
-    fn instant(&mut self, f: &Fields) -> Option<i64> {
-        if let Some(ms) = f.epoch_ms {
-            return Some(ms + i64::from(f.nanos / 1_000_000));
-        }
-        let mut hour = f.hour;
-        match f.pm {
-            Some(pm) if (1..=12).contains(&hour) => hour = hour % 12 + if pm { 12 } else { 0 },
-            Some(_) => return None,
-            None => {}
-        }
-        let (mut year, mut month, mut day) = (f.year.unwrap_or(self.today.0), f.month, f.day);
-        if !f.has_date {
-            (year, month, day) = self.today;
-        }
-        if month == 0 || month > 12 || day == 0 || day > days_in_month(year, month) || hour > 23 {
-            return None;
-        }
-        let mut ms = self.local_to_ms(
-            year, month, day, hour, f.minute, f.second, f.nanos, f.offset,
-        )?;
-        // A timestamp without a year (syslog) or without a date is the latest one not in the
-        // future: "Dec 31 23:59" read on January 1st is last year's. A little slack allows for
-        // clocks that disagree.
-        if !f.has_date && ms > self.now_ms + 3_600_000 {
-            ms -= 86_400_000;
-        } else if f.year.is_none() && f.has_date && ms > self.now_ms + 86_400_000 {
-            year -= 1;
-            if day > days_in_month(year, month) {
-                return None;
-            }
-            ms = self.local_to_ms(
-                year, month, day, hour, f.minute, f.second, f.nanos, f.offset,
-            )?;
-        }
-        Some(ms)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn local_to_ms(
-        &mut self,
-        year: i32,
-        month: u32,
-        day: u32,
-        hour: u32,
-        minute: u32,
-        second: u32,
-        nanos: u32,
-        offset: Option<i32>,
-    ) -> Option<i64> {
-        let days = days_from_civil(year, month, day);
-        let local = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second);
-        let off = match (offset, &self.zone) {
-            (Some(off), _) => i64::from(off),
-            (None, Zone::Fixed(off)) => i64::from(*off),
-            (None, Zone::Named(tz)) => {
-                let key = local / 60;
-                if key != self.cache_key {
-                    let dt = DateTime::new(
-                        i16::try_from(year).ok()?,
-                        i8::try_from(month).ok()?,
-                        i8::try_from(day).ok()?,
-                        i8::try_from(hour).ok()?,
-                        i8::try_from(minute).ok()?,
-                        0,
-                        0,
-                    )
-                    .ok()?;
-                    // Ambiguous or skipped local times (DST changes) resolve the way most
-                    // software does: the earlier offset for a repeated hour.
-                    let ts = tz.to_ambiguous_timestamp(dt).compatible().ok()?;
-                    self.cache_offset = tz.to_offset(ts).seconds();
-                    self.cache_key = key;
-                }
-                i64::from(self.cache_offset)
-            }
-        };
-        Some((local - off) * 1000 + i64::from(nanos / 1_000_000))
-    }
-}
-
-/// Where the `%S` digits of a head just matched in `text` are, when the head's instant moves
-/// one for one with them (see [`HeadCache::second_at`]).
-fn second_at(layout: &Layout, text: &[u8], head: &Fields) -> Option<usize> {
-    let k = layout.second?;
-    if head.year.is_none() || !head.has_date || head.epoch_ms.is_some() {
-        return None;
-    }
-    let (_, at, _) = match_items(&layout.items[..k], text, Fields::default(), 0, usize::MAX)?;
-    Some(at)
 }
 
 #[cfg(test)]

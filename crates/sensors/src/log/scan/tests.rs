@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 
-use super::{Newlines, each_line};
+use super::lines::{Newlines, each_line};
 
 /// The whole lines of `buf[from..]` the slow way: the unfinished tail is not a line, and a
 /// line's final `\r` is not content.
