@@ -57,7 +57,7 @@ pub(super) fn explain(query: &str) -> Option<String> {
     // after which an operand follows directly.
     let mut parens: Vec<bool> = Vec::new();
     let mut previous: Option<Token> = None;
-    for token in &tokens {
+    for (at, token) in tokens.iter().enumerate() {
         match token.id {
             T_LEFT_BRACE | T_LEFT_BRACKET => nesting += 1,
             T_RIGHT_BRACE | T_RIGHT_BRACKET => nesting = nesting.saturating_sub(1),
@@ -70,7 +70,7 @@ pub(super) fn explain(query: &str) -> Option<String> {
         }
         previous = Some(*token);
         match token.id {
-            T_LEFT_PAREN => parens.push(previous_opens_list(&tokens, token)),
+            T_LEFT_PAREN => parens.push(at > 0 && opens_list(tokens[at - 1].id)),
             T_RIGHT_PAREN if parens.pop() == Some(true) => previous = None,
             _ => {}
         }
@@ -81,25 +81,19 @@ pub(super) fn explain(query: &str) -> Option<String> {
         .then(|| format!("unexpected end of input after {:?}", text(&last)))
 }
 
-/// True when the token before `paren` is a modifier whose list the parenthesis holds.
-fn previous_opens_list(tokens: &[Token], paren: &Token) -> bool {
-    let at = tokens
-        .iter()
-        .position(|t| t.start == paren.start)
-        .unwrap_or(0);
-    at.checked_sub(1).is_some_and(|i| {
-        matches!(
-            tokens[i].id,
-            T_BY | T_WITHOUT
-                | T_ON
-                | T_IGNORING
-                | T_GROUP_LEFT
-                | T_GROUP_RIGHT
-                | T_FILL
-                | T_FILL_LEFT
-                | T_FILL_RIGHT
-        )
-    })
+/// True for the modifiers whose list a following parenthesis holds.
+fn opens_list(id: TokenId) -> bool {
+    matches!(
+        id,
+        T_BY | T_WITHOUT
+            | T_ON
+            | T_IGNORING
+            | T_GROUP_LEFT
+            | T_GROUP_RIGHT
+            | T_FILL
+            | T_FILL_LEFT
+            | T_FILL_RIGHT
+    )
 }
 
 /// True unless `next` certainly cannot come right after `previous` (`None`: the query's start)
