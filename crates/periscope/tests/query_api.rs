@@ -160,5 +160,16 @@ async fn grafana_reads_pushed_metrics_through_the_query_api() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["errorType"], "bad_data");
     assert!(body["error"].as_str().unwrap().contains("PromQL"), "{body}");
+    // A misplaced token is named with its position.
+    let (status, body) = get(
+        &client,
+        &format!("{}/api/v1/query?query=up%20%3E%20%3E%201", serve.base),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["error"], "invalid PromQL: unexpected \">\" at 1:6",
+        "{body}"
+    );
     serve.stop();
 }

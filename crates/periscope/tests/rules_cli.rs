@@ -261,3 +261,56 @@ fn check_rules_reports_a_missing_file() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("nope.yml"), "{}", text(&out));
 }
+
+/// A disk that loses 100 bytes a minute from 10 000: empty 100 minutes after the start.
+const DISK_RULES: &str = r#"groups:
+  - name: disk
+    rules:
+      - alert: DiskFillsSoon
+        expr: time_until_below(free_bytes[30m], 0) < 3600
+"#;
+
+const DISK_TEST: &str = r#"rule_files: [disk_rules.yml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: free_bytes{disk="a"}
+        values: 10000-100x60
+    alert_rule_test:
+      - eval_time: 30m
+        alertname: DiskFillsSoon
+        exp_alerts: []
+      - eval_time: 50m
+        alertname: DiskFillsSoon
+        exp_alerts:
+          - exp_labels: {disk: a}
+"#;
+
+#[test]
+fn rule_files_may_use_periscopes_forecast_functions() {
+    let dir = world();
+    write(dir.path(), "disk_rules.yml", DISK_RULES);
+    write(dir.path(), "disk_test.yml", DISK_TEST);
+    let out = periscope(dir.path(), &["check-rules", "disk_rules.yml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = periscope(dir.path(), &["test-rules", "disk_test.yml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn check_rules_names_a_misplaced_token_and_where_it_is() {
+    let dir = world();
+    write(
+        dir.path(),
+        "typo.yml",
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up > > 1\n",
+    );
+    let out = periscope(dir.path(), &["check-rules", "typo.yml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("typo.yml:5:15: group \"g\", rule 1 (\"A\"): could not parse expression \"up > > 1\": unexpected \">\" at 1:6"),
+        "{}",
+        text(&out)
+    );
+}

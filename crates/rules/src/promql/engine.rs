@@ -377,6 +377,7 @@ impl Evaluator {
         match arg {
             Expr::VectorSelector(vs) => Ok(Value::Vector(self.data.start_timestamps(self, vs, t)?)),
             other => {
+                // Evaluated all the same, so an expression that fails still reports its error.
                 self.eval(other, t)?;
                 Ok(Value::Vector(Vector::new()))
             }
